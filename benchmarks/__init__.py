@@ -1,0 +1,1 @@
+"""Benchmarks for Enphase Local: gateway load and client speed against the simulator."""

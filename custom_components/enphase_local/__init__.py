@@ -1,0 +1,1 @@
+"""The Enphase Local integration: an Enphase Envoy / IQ Gateway over its local API."""

@@ -1,0 +1,1 @@
+"""A fake Enphase Envoy / IQ Gateway for tests, demos and benchmarks."""
