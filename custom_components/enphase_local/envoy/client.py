@@ -1,0 +1,628 @@
+"""The gateway client: one request at a time, bounded retries, typed answers."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import logging
+import ssl
+import time
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import DigestAuthMiddleware, hdrs
+
+from .auth import decode_token, envoy_password, installer_password
+from .exceptions import (
+    EnvoyAuthenticationError,
+    EnvoyConnectionError,
+    EnvoyDataError,
+    EnvoyEndpointMissingError,
+    EnvoyError,
+    EnvoyNotReadyError,
+    EnvoyTimeoutError,
+)
+from .models import (
+    ApiProduction,
+    DeviceData,
+    Endpoint,
+    EndpointStats,
+    EnvoyCapabilities,
+    EnvoyInfo,
+    InverterProduction,
+    MeasurementType,
+    MeterConfig,
+    MeterReading,
+    ProductionReport,
+    ProductionSource,
+    TokenInfo,
+)
+from .parsers import (
+    body_to_json,
+    match_meter_readings,
+    parse_api_production,
+    parse_device_data,
+    parse_info,
+    parse_inverters,
+    parse_meter_readings,
+    parse_meters,
+    parse_production_report,
+)
+
+_LOGGER = logging.getLogger(__package__)
+
+# The gateway's certificate is self-signed and never matches its address.
+# Passed per request, so an injected verifying session still reaches it.
+_GATEWAY_SSL_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+_GATEWAY_SSL_CONTEXT.check_hostname = False
+_GATEWAY_SSL_CONTEXT.verify_mode = ssl.CERT_NONE
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_AUTH_STATUSES = frozenset({401, 403})
+_DIGEST_DEFAULT_USER = "installer"
+_DIGEST_ENVOY_USER = "envoy"
+_VALID_TOKEN_MARKER = "Valid token"  # noqa: S105 -- the page text, not a secret
+
+
+def parse_host(host: str) -> tuple[str, int | None]:
+    """Split ``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address."""
+    text = host.strip()
+    if "://" in text:
+        # A pasted URL: keep only its authority.
+        text = urlsplit(text).netloc
+    text = text.rstrip("/")
+    port_text: str | None = None
+    if text.startswith("["):
+        address, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise EnvoyConnectionError(f"Invalid host {host!r}")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        address, _, port_text = text.partition(":")
+    else:
+        address = text
+    if not address:
+        raise EnvoyConnectionError(f"Invalid host {host!r}")
+    if port_text is None:
+        return address, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise EnvoyConnectionError(f"Invalid port in host {host!r}")
+    return address, int(port_text)
+
+
+class _RedirectError(EnvoyConnectionError):
+    """Plain HTTP answered a redirect: the gateway wants HTTPS now."""
+
+
+class Envoy:
+    """Client for one Envoy / IQ Gateway over its local API."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        read_timeout: float = 45.0,
+        connect_timeout: float = 10.0,
+        max_retries: int = 2,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        """Prepare a client; nothing is sent before the first call."""
+        self.host = host
+        self._address, self._port = parse_host(host)
+        self.base_url: str | None = None
+        self.info: EnvoyInfo | None = None
+        self.token_info: TokenInfo | None = None
+        self.stats: dict[str, EndpointStats] = {}
+        self.last_responses: dict[str, str] = {}
+        self._session = session
+        self._owns_session = session is None
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        self._max_retries = max(max_retries, 0)
+        self._retry_backoff = max(retry_backoff, 0.0)
+        self._lock = asyncio.Lock()
+        self._scheme = "https"
+        self._token: str | None = None
+        self._digest: DigestAuthMiddleware | None = None
+
+    # Identity and credentials
+
+    async def probe(self) -> EnvoyInfo:
+        """Read /info, finding the scheme: HTTPS first (or the one that worked), then HTTP."""
+        preferred, fallback = (
+            ("http", "https") if self._scheme == "http" else ("https", "http")
+        )
+        try:
+            # One attempt: a closed port or a refused TLS handshake just
+            # means the other scheme is the right one.
+            return await self._probe_with(preferred, retries=0)
+        except _RedirectError:
+            return await self._probe_with("https")
+        except EnvoyConnectionError as err:
+            _LOGGER.debug("%s; trying %s", err, fallback.upper())
+        try:
+            return await self._probe_with(fallback)
+        except _RedirectError:
+            # Plain HTTP redirecting means the gateway speaks HTTPS (fw >= 7).
+            return await self._probe_with("https")
+
+    async def _probe_with(self, scheme: str, retries: int | None = None) -> EnvoyInfo:
+        """Read /info over ``scheme`` and remember the scheme when it works."""
+        info = await self._fetch(
+            Endpoint.INFO,
+            parse_info,
+            scheme=scheme,
+            retries=retries,
+            authenticate=False,
+        )
+        self._scheme = scheme
+        self.base_url = self._url_for(scheme)
+        self.info = info
+        return info
+
+    def use_token(self, token: str) -> TokenInfo:
+        """Send ``token`` as a Bearer header on every request from now on."""
+        token_info = decode_token(token)
+        self._token = token.strip()
+        self._digest = None
+        self.token_info = token_info
+        return token_info
+
+    def use_digest(
+        self, username: str | None = None, password: str | None = None
+    ) -> None:
+        """Use HTTP digest auth (fw < 7); passwords derive from the serial by default."""
+        username = username or _DIGEST_DEFAULT_USER
+        if password is None:
+            if self.info is None:
+                raise EnvoyAuthenticationError(
+                    "The serial is needed to derive the password: probe the gateway first"
+                )
+            if username == _DIGEST_DEFAULT_USER:
+                password = installer_password(self.info.serial)
+            elif username == _DIGEST_ENVOY_USER:
+                password = envoy_password(self.info.serial)
+            else:
+                raise EnvoyAuthenticationError(
+                    "A password is needed for users other than installer and envoy"
+                )
+        self._digest = DigestAuthMiddleware(username, password)
+        self._token = None
+        self.token_info = None
+
+    async def check_token(self) -> None:
+        """Prove the gateway accepts our credentials (EnvoyAuthenticationError if not)."""
+        if self._token is None and self._digest is None:
+            raise EnvoyAuthenticationError(
+                "No token or digest credentials to check", endpoint=Endpoint.CHECK_JWT
+            )
+        if self._token is not None:
+            try:
+                await self._fetch(Endpoint.CHECK_JWT, _check_jwt_reply)
+            except EnvoyEndpointMissingError:
+                _LOGGER.debug("No /auth/check_jwt: checking with an authenticated read")
+            else:
+                return
+        await self.inverters()
+
+    # Endpoints
+
+    async def api_production(self) -> ApiProduction:
+        """Read /api/v1/production; all zeros (fw 3.x after boot) is not data."""
+        return await self._fetch(Endpoint.API_PRODUCTION, _nonzero_api_production)
+
+    async def inverters(self) -> list[InverterProduction]:
+        """Read /api/v1/production/inverters."""
+        return await self._fetch_json(Endpoint.API_INVERTERS, parse_inverters)
+
+    async def meters(self) -> list[MeterConfig]:
+        """Read /ivp/meters (``[]`` on gateways without metering)."""
+        return await self._fetch_json(Endpoint.METERS, parse_meters)
+
+    async def meter_readings(self) -> list[MeterReading]:
+        """Read /ivp/meters/readings: all entries and channels, untrimmed."""
+        return await self._fetch_json(Endpoint.METER_READINGS, parse_meter_readings)
+
+    async def device_data(self) -> DeviceData:
+        """Read /ivp/pdm/device_data (inverter detail, at most ~50 devices)."""
+        return await self._fetch_json(Endpoint.DEVICE_DATA, parse_device_data)
+
+    async def production_report(self, *, details: bool = True) -> ProductionReport:
+        """Read /production.json: slow on the gateway, poll it rarely."""
+        return await self._fetch_json(
+            Endpoint.PRODUCTION_JSON,
+            parse_production_report,
+            query="?details=1" if details else "",
+        )
+
+    async def production_legacy(self) -> ProductionReport:
+        """Read /production, the older and slower production report."""
+        return await self._fetch_json(
+            Endpoint.PRODUCTION,
+            lambda obj: parse_production_report(obj, endpoint=Endpoint.PRODUCTION),
+        )
+
+    async def detect_capabilities(self) -> EnvoyCapabilities:
+        """Find which endpoints this gateway serves and which production to trust."""
+        info = self.info or await self.probe()
+        detection = _Detection(
+            credentials=self._token is not None or self._digest is not None
+        )
+        api_production: ApiProduction | None = None
+        try:
+            api_production = await self._fetch_json(
+                Endpoint.API_PRODUCTION, parse_api_production
+            )
+        except (EnvoyEndpointMissingError, EnvoyDataError) as err:
+            detection.notes.append(f"{Endpoint.API_PRODUCTION} unavailable: {err}")
+        else:
+            detection.endpoints.add(Endpoint.API_PRODUCTION)
+            # Served without auth before fw 7: only a token proves anything.
+            detection.auth_proven = self._token is not None
+        api_usable = api_production is not None and not _all_zero(api_production)
+        if api_production is not None and not api_usable:
+            detection.notes.append(f"{Endpoint.API_PRODUCTION} reports all zeros")
+
+        # The inverter list needs credentials on every firmware: read it first so
+        # its success can vouch for them when an optional endpoint answers 401.
+        inverters = await detection.read(Endpoint.API_INVERTERS, self.inverters)
+        meters = await detection.read(Endpoint.METERS, self.meters) or []
+        enabled = tuple(meter for meter in meters if meter.enabled)
+        readings = (
+            await detection.read(Endpoint.METER_READINGS, self.meter_readings)
+            if enabled
+            else None
+        )
+        # device_data can hang for a minute around 23:00: it is detail only,
+        # so a timeout there must not stop the gateway from being set up.
+        device_data = await detection.read(
+            Endpoint.DEVICE_DATA, self.device_data, tolerate_transient=True
+        )
+        if device_data is not None and inverters is not None:
+            listed = sum(
+                1 for inverter in inverters if inverter.serial in device_data.inverters
+            )
+            if listed < len(inverters):
+                detection.notes.append(
+                    f"{Endpoint.DEVICE_DATA} lists {listed} of {len(inverters)} "
+                    f"inverters (limit {device_data.device_data_limit})"
+                )
+
+        production_ct = next(
+            (m for m in enabled if m.measurement_type == MeasurementType.PRODUCTION),
+            None,
+        )
+        matched = match_meter_readings(meters, readings) if readings is not None else {}
+        if production_ct is not None and production_ct.eid in matched:
+            source = ProductionSource.CT
+        elif info.metered and production_ct is None:
+            # /api/v1/production is stalled (fw >= 8.2.4264) or zeros (older)
+            # on metered gateways without a production CT.
+            report = await detection.read(
+                Endpoint.PRODUCTION_JSON,
+                lambda: self.production_report(details=False),
+            )
+            if report is not None and report.inverters is not None:
+                source = ProductionSource.PRODUCTION_JSON_INVERTERS
+            else:
+                detection.notes.append(
+                    f"{Endpoint.PRODUCTION_JSON} has no inverters block"
+                )
+                source = (
+                    ProductionSource.API_PRODUCTION
+                    if api_usable
+                    else ProductionSource.NONE
+                )
+        elif api_usable:
+            source = ProductionSource.API_PRODUCTION
+        else:
+            source = ProductionSource.NONE
+        return EnvoyCapabilities(
+            endpoints=frozenset(detection.endpoints),
+            production_source=source,
+            ct_meters=enabled,
+            device_data_limit=device_data.device_data_limit if device_data else None,
+            notes=tuple(detection.notes),
+        )
+
+    # Request layer
+
+    async def _fetch[T](
+        self,
+        endpoint: Endpoint,
+        parse: Callable[[bytes], T],
+        *,
+        query: str = "",
+        scheme: str | None = None,
+        retries: int | None = None,
+        authenticate: bool = True,
+    ) -> T:
+        """GET an endpoint (with retries) and parse it, keeping statistics."""
+        body = await self._request(
+            endpoint,
+            query,
+            scheme=scheme,
+            retries=self._max_retries if retries is None else retries,
+            authenticate=authenticate,
+        )
+        try:
+            result = parse(body)
+        except EnvoyError as err:
+            self._record_failure(endpoint, err)
+            raise
+        self._stats(endpoint).last_success = time.time()
+        return result
+
+    async def _fetch_json[T](
+        self, endpoint: Endpoint, parse: Callable[[object], T], *, query: str = ""
+    ) -> T:
+        """GET a JSON endpoint and parse it."""
+        return await self._fetch(endpoint, _json(endpoint, parse), query=query)
+
+    async def _request(
+        self,
+        endpoint: Endpoint,
+        query: str,
+        *,
+        scheme: str | None,
+        retries: int,
+        authenticate: bool,
+    ) -> bytes:
+        """GET with bounded retries and exponential backoff for transient failures."""
+        if scheme is not None:
+            base_url = self._url_for(scheme)
+        else:
+            if self.base_url is None:
+                await self.probe()
+            base_url = self.base_url or self._url_for(self._scheme)
+        delay = self._retry_backoff
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(
+                    endpoint, base_url, f"{endpoint}{query}", authenticate=authenticate
+                )
+            except _RedirectError:
+                raise
+            except EnvoyConnectionError as err:
+                if attempt >= retries:
+                    raise
+                _LOGGER.debug("%s; retrying in %s s", err, delay)
+            # Sleep outside the lock so other callers can use the gateway.
+            await asyncio.sleep(delay)
+            delay *= 2
+            attempt += 1
+
+    async def _attempt(
+        self, endpoint: Endpoint, base_url: str, path: str, *, authenticate: bool
+    ) -> bytes:
+        """Send one GET while holding the lock; map every failure to our errors."""
+        headers: dict[str, str] = {}
+        middlewares: tuple[DigestAuthMiddleware, ...] | None = None
+        if authenticate and self._token is not None:
+            headers[hdrs.AUTHORIZATION] = f"Bearer {self._token}"
+        if authenticate and self._digest is not None:
+            middlewares = (self._digest,)
+        if self.info is not None and not self.info.requires_token:
+            # Envoy-R drops pooled keep-alive connections during digest auth.
+            headers[hdrs.CONNECTION] = "close"
+        request = f"GET {path}"
+        stats = self._stats(endpoint)
+        session = self._get_session()
+        try:
+            async with self._lock:
+                stats.requests += 1
+                started = time.monotonic()
+                try:
+                    async with session.get(
+                        f"{base_url}{path}",
+                        headers=headers,
+                        ssl=_GATEWAY_SSL_CONTEXT,
+                        allow_redirects=False,
+                        timeout=self._timeout,
+                        middlewares=middlewares,
+                    ) as response:
+                        status = response.status
+                        location = response.headers.get(hdrs.LOCATION, "")
+                        body = await response.read()
+                finally:
+                    latency = time.monotonic() - started
+                    stats.last_latency_s = latency
+                    stats.total_latency_s += latency
+        except aiohttp.ConnectionTimeoutError as err:
+            error: EnvoyError = EnvoyTimeoutError(
+                f"{request} could not connect within {self._connect_timeout:g} s",
+                endpoint=endpoint,
+            )
+            raise self._failed(endpoint, error, None) from err
+        except TimeoutError as err:
+            error = EnvoyTimeoutError(
+                f"{request} timed out after {self._read_timeout:g} s", endpoint=endpoint
+            )
+            raise self._failed(endpoint, error, None) from err
+        except (aiohttp.ClientError, OSError) as err:
+            error = EnvoyConnectionError(
+                f"{request} failed: {_describe(err)}", endpoint=endpoint
+            )
+            raise self._failed(endpoint, error, None) from err
+        stats.last_status = status
+        self.last_responses[endpoint] = body.decode("utf-8", errors="replace")
+        status_error = _status_error(request, endpoint, status, location)
+        if status_error is not None:
+            raise self._failed(endpoint, status_error, status)
+        return body
+
+    def _failed(
+        self, endpoint: Endpoint, error: EnvoyError, status: int | None
+    ) -> EnvoyError:
+        """Record a failed attempt and return its error for raising."""
+        self._stats(endpoint).last_status = status
+        self._record_failure(endpoint, error)
+        return error
+
+    def _record_failure(self, endpoint: Endpoint, error: EnvoyError) -> None:
+        """Count a failed request and keep its message."""
+        stats = self._stats(endpoint)
+        stats.failures += 1
+        stats.last_error = str(error)
+
+    def _stats(self, endpoint: Endpoint) -> EndpointStats:
+        """Return the statistics of ``endpoint``, created on first use."""
+        return self.stats.setdefault(endpoint, EndpointStats())
+
+    def _url_for(self, scheme: str) -> str:
+        """Return the base URL of the gateway for ``scheme``."""
+        address = f"[{self._address}]" if ":" in self._address else self._address
+        port = f":{self._port}" if self._port is not None else ""
+        return f"{scheme}://{address}{port}"
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        """Return the session, creating our own on first use."""
+        if self._session is None:
+            # No cookies: the Bearer header goes on every request anyway.
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if it is ours."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        """Enter ``async with``."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close our session on leaving ``async with``."""
+        await self.close()
+
+
+class _Detection:
+    """What capability detection has learnt so far."""
+
+    def __init__(self, *, credentials: bool) -> None:
+        """Start with nothing known."""
+        self.credentials = credentials
+        self.endpoints: set[Endpoint] = {Endpoint.INFO}
+        self.notes: list[str] = []
+        self.auth_proven = False
+
+    async def read[T](
+        self,
+        endpoint: Endpoint,
+        read: Callable[[], Awaitable[T]],
+        *,
+        tolerate_transient: bool = False,
+    ) -> T | None:
+        """Read an optional endpoint; None (with a note) when it is unavailable."""
+        try:
+            value = await read()
+        except (EnvoyEndpointMissingError, EnvoyDataError) as err:
+            self.notes.append(f"{endpoint} unavailable: {err}")
+            return None
+        except EnvoyAuthenticationError as err:
+            # Early 7.x builds answer 401 on endpoints they lack; that only
+            # means "missing" once an authenticated read has succeeded.
+            if not self.auth_proven:
+                raise
+            self.notes.append(f"{endpoint} unavailable: {err}")
+            return None
+        except _RedirectError:
+            raise
+        except EnvoyConnectionError as err:
+            if not tolerate_transient:
+                raise
+            self.notes.append(f"{endpoint} unavailable for now: {err}")
+            return None
+        self.endpoints.add(endpoint)
+        self.auth_proven = self.auth_proven or self.credentials
+        return value
+
+
+def _json[T](endpoint: Endpoint, parse: Callable[[object], T]) -> Callable[[bytes], T]:
+    """Return a body parser: JSON from raw bytes, then ``parse``."""
+
+    def parse_body(body: bytes) -> T:
+        return parse(body_to_json(body, endpoint))
+
+    return parse_body
+
+
+def _all_zero(production: ApiProduction) -> bool:
+    """Return True when every /api/v1/production value is zero."""
+    return not (
+        production.watts_now
+        or production.watt_hours_today
+        or production.watt_hours_seven_days
+        or production.watt_hours_lifetime
+    )
+
+
+def _nonzero_api_production(body: bytes) -> ApiProduction:
+    """Parse /api/v1/production, refusing an all-zero answer."""
+    production = parse_api_production(body_to_json(body, Endpoint.API_PRODUCTION))
+    if _all_zero(production):
+        raise EnvoyNotReadyError(
+            f"GET {Endpoint.API_PRODUCTION} answered all zeros: the gateway is not ready",
+            endpoint=Endpoint.API_PRODUCTION,
+        )
+    return production
+
+
+def _check_jwt_reply(body: bytes) -> None:
+    """Accept only the gateway's "Valid token." page."""
+    if _VALID_TOKEN_MARKER not in body.decode("utf-8", errors="replace"):
+        raise EnvoyAuthenticationError(
+            f"GET {Endpoint.CHECK_JWT} did not confirm the token",
+            endpoint=Endpoint.CHECK_JWT,
+        )
+
+
+def _status_error(
+    request: str, endpoint: Endpoint, status: int, location: str
+) -> EnvoyError | None:
+    """Return the error an HTTP status means, None for success."""
+    if 200 <= status < 300:
+        return None
+    if status in _REDIRECT_STATUSES:
+        return _RedirectError(
+            f"{request} was redirected (HTTP {status}) to {location or 'nowhere'}",
+            endpoint=endpoint,
+        )
+    if status in _AUTH_STATUSES:
+        return EnvoyAuthenticationError(
+            f"{request} was refused (HTTP {status}): credentials rejected",
+            endpoint=endpoint,
+        )
+    if status == 404:
+        return EnvoyEndpointMissingError(
+            f"{request} answered HTTP 404: the gateway lacks this endpoint",
+            endpoint=endpoint,
+        )
+    if status == 503:
+        return EnvoyNotReadyError(
+            f"{request} answered HTTP 503: the gateway is not ready", endpoint=endpoint
+        )
+    if status >= 500:
+        return EnvoyConnectionError(
+            f"{request} answered HTTP {status}: gateway error", endpoint=endpoint
+        )
+    return EnvoyDataError(
+        f"{request} answered unexpected HTTP {status}", endpoint=endpoint
+    )
+
+
+def _describe(err: BaseException) -> str:
+    """Return a short description of a transport error (no secrets in it)."""
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -1,0 +1,162 @@
+"""Getting a gateway token from the Enphase cloud (Enlighten login, then Entrez)."""
+
+from collections.abc import Mapping
+import json
+import re
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+
+from .exceptions import (
+    EnlightenAuthenticationError,
+    EnlightenError,
+    EnlightenMultiFactorError,
+)
+
+LOGIN_URL = "https://enlighten.enphaseenergy.com/login/login.json?"
+TOKENS_URL = "https://entrez.enphaseenergy.com/tokens"
+ENTREZ_URL = "https://entrez.enphaseenergy.com"
+
+_JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_=-]+")
+
+
+class EnlightenClient:
+    """Log in to Enlighten and ask Entrez for a gateway token.
+
+    Unlike the gateway, the cloud has a real certificate: TLS is verified.
+    Messages and logs never contain the e-mail address, password or token.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        login_url: str = LOGIN_URL,
+        tokens_url: str = TOKENS_URL,
+        timeout: float = 10.0,
+    ) -> None:
+        """Use ``session`` when given, else a session of our own."""
+        self._session = session
+        self._owns_session = session is None
+        self._login_url = login_url
+        self._tokens_url = tokens_url
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def fetch_token(self, email: str, password: str, serial: str) -> str:
+        """Return a fresh token for gateway ``serial`` using an Enlighten account."""
+        session_id = await self._login(email, password)
+        return await self._request_token(session_id, serial, email)
+
+    async def _login(self, email: str, password: str) -> str:
+        """Log in and return the Enlighten session id."""
+        status, body = await self._post(
+            "login",
+            self._login_url,
+            data={"user[email]": email, "user[password]": password},
+        )
+        if status == 401:
+            raise EnlightenAuthenticationError(
+                "The Enphase cloud rejected the e-mail address or password"
+            )
+        if status != 200:
+            raise EnlightenError(f"The Enphase cloud login answered HTTP {status}")
+        try:
+            reply = json.loads(body)
+        except ValueError as err:
+            raise EnlightenError(
+                "The Enphase cloud login answered invalid JSON"
+            ) from err
+        if not isinstance(reply, Mapping):
+            raise EnlightenError("The Enphase cloud login answered an unexpected shape")
+        session_id = reply.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise EnlightenMultiFactorError(
+                "This Enphase account uses multi-factor login, which cannot be automated: "
+                f"log in at {ENTREZ_URL}, create a token for the gateway "
+                "and paste it here"
+            )
+        return session_id
+
+    async def _request_token(self, session_id: str, serial: str, email: str) -> str:
+        """Ask Entrez for a token; it answers a raw JWT or JSON with ``token``."""
+        status, body = await self._post(
+            "token request",
+            self._tokens_url,
+            json_payload={
+                "session_id": session_id,
+                "serial_num": serial,
+                "username": email,
+            },
+        )
+        if status != 200:
+            raise EnlightenError(
+                f"The Enphase cloud answered HTTP {status} to the token request "
+                "(is the gateway registered to this account?)"
+            )
+        text = body.decode("utf-8", errors="replace").strip()
+        if text.startswith("{"):
+            try:
+                reply = json.loads(text)
+            except ValueError as err:
+                raise EnlightenError(
+                    "The Enphase cloud answered invalid JSON to the token request"
+                ) from err
+            token = reply.get("token")
+            text = token.strip() if isinstance(token, str) else ""
+        if not _JWT_RE.fullmatch(text):
+            raise EnlightenError("The Enphase cloud did not answer a token")
+        return text
+
+    async def _post(
+        self,
+        step: str,
+        url: str,
+        *,
+        data: dict[str, str] | None = None,
+        json_payload: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """POST to the cloud and return the status and raw body."""
+        session = self._get_session()
+        try:
+            async with session.post(
+                url,
+                data=data,
+                json=json_payload,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as err:
+            raise EnlightenError(
+                f"The Enphase cloud did not answer the {step} in time"
+            ) from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise EnlightenError(
+                f"Could not reach the Enphase cloud for the {step}: {type(err).__name__}"
+            ) from err
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        """Return the session, creating our own on first use."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if it is ours."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        """Enter ``async with``."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close our session on leaving ``async with``."""
+        await self.close()
