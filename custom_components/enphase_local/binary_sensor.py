@@ -1,0 +1,202 @@
+"""Binary sensors for automations: silent inverters, CT problems, reachability."""
+
+from typing import override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import INVERTER_REPORT_INTERVAL_S, INVERTER_SILENT_INTERVALS
+from .coordinator import (
+    EnphaseLocalConfigEntry,
+    EnphaseLocalCoordinator,
+    InverterData,
+    InvertersCoordinator,
+    MetersCoordinator,
+)
+from .entity import EnphaseLocalEntity, inverter_device_info, meter_device_info
+from .envoy import Inverter, MeterConfig
+
+PARALLEL_UPDATES = 0
+
+REACHABLE = BinarySensorEntityDescription(
+    key="reachable",
+    translation_key="reachable",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+CT_PROBLEM = BinarySensorEntityDescription(
+    key="metering_problem",
+    translation_key="metering_problem",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+)
+INVERTER_SILENT = BinarySensorEntityDescription(
+    key="not_reporting",
+    translation_key="not_reporting",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+)
+
+
+def inverter_is_silent(inverter: Inverter, data: InverterData) -> bool:
+    """Return True when an inverter stopped reporting while its peers did not.
+
+    Judged against the newest report among all inverters, so the whole array
+    going quiet at night is not a problem.
+    """
+    newest = max(peer.last_report_date for peer in data.inverters.values())
+    interval = INVERTER_REPORT_INTERVAL_S
+    if inverter.detail is not None and inverter.detail.report_duration_s:
+        interval = max(interval, inverter.detail.report_duration_s)
+    return newest - inverter.last_report_date > INVERTER_SILENT_INTERVALS * interval
+
+
+class ReachableSensor(
+    EnphaseLocalEntity[EnphaseLocalCoordinator[object]], BinarySensorEntity
+):
+    """On while the gateway answers requests."""
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Return True when the last request was answered."""
+        return self.coordinator.runtime.reachable
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Stay available: this sensor reports the outage itself."""
+        return True
+
+
+class MeteringProblemSensor(EnphaseLocalEntity[MetersCoordinator], BinarySensorEntity):
+    """On when a CT is not metering normally or raises status flags."""
+
+    def __init__(self, coordinator: MetersCoordinator, meter: MeterConfig) -> None:
+        """Bind to a meter."""
+        serial = coordinator.config_entry.runtime_data.info.serial
+        super().__init__(
+            coordinator,
+            CT_PROBLEM,
+            unique_id=f"{serial}_ct_{meter.eid}_{CT_PROBLEM.key}",
+            device_info=meter_device_info(
+                serial, coordinator.runtime.gateway_device_id, meter
+            ),
+        )
+        self._eid = meter.eid
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False once the meter is gone from the configuration."""
+        return super().available and self._eid in self.coordinator.data
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Return True when the CT reports a problem."""
+        meter = self.coordinator.data[self._eid]
+        return meter.metering_status not in (None, "normal") or bool(meter.status_flags)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, object]:
+        """Expose the status and flags that explain the problem."""
+        meter = self.coordinator.data[self._eid]
+        return {
+            "metering_status": meter.metering_status,
+            "status_flags": list(meter.status_flags or ()),
+        }
+
+
+class InverterSilentSensor(
+    EnphaseLocalEntity[InvertersCoordinator], BinarySensorEntity
+):
+    """On when an inverter has stopped reporting while its peers report."""
+
+    def __init__(self, coordinator: InvertersCoordinator, inverter: Inverter) -> None:
+        """Bind to an inverter."""
+        super().__init__(
+            coordinator,
+            INVERTER_SILENT,
+            unique_id=f"{inverter.serial}_{INVERTER_SILENT.key}",
+            device_info=inverter_device_info(
+                coordinator.runtime.gateway_device_id, inverter
+            ),
+        )
+        self._serial = inverter.serial
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while the gateway does not list this inverter."""
+        return super().available and self._serial in self.coordinator.data.inverters
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Return True when this inverter has gone quiet."""
+        data = self.coordinator.data
+        return inverter_is_silent(data.inverters[self._serial], data)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EnphaseLocalConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up binary sensors now, and for CTs and inverters that appear later."""
+    runtime = entry.runtime_data
+    fastest: EnphaseLocalCoordinator[object] = (
+        runtime.live_coordinator or runtime.production_coordinator  # type: ignore[assignment]
+    )
+    async_add_entities(
+        [
+            ReachableSensor(
+                fastest, REACHABLE, unique_id=f"{runtime.info.serial}_reachable"
+            )
+        ]
+    )
+
+    if (meters := runtime.meters_coordinator) is not None:
+        added_meters: set[int] = set()
+
+        @callback
+        def _async_add_meters() -> None:
+            fresh = [
+                meter
+                for meter in (meters.data or {}).values()
+                if meter.enabled and meter.eid not in added_meters
+            ]
+            added_meters.update(meter.eid for meter in fresh)
+            if fresh:
+                async_add_entities(
+                    MeteringProblemSensor(meters, meter) for meter in fresh
+                )
+
+        _async_add_meters()
+        entry.async_on_unload(meters.async_add_listener(_async_add_meters))
+
+    if (inverters := runtime.inverters_coordinator) is not None:
+        added_inverters: set[str] = set()
+
+        @callback
+        def _async_add_inverters() -> None:
+            data: InverterData | None = inverters.data
+            if data is None:
+                return
+            new = [
+                InverterSilentSensor(inverters, inverter)
+                for serial, inverter in data.inverters.items()
+                if serial not in added_inverters
+            ]
+            added_inverters.update(data.inverters)
+            if new:
+                async_add_entities(new)
+
+        _async_add_inverters()
+        entry.async_on_unload(inverters.async_add_listener(_async_add_inverters))
