@@ -66,6 +66,8 @@ class ScriptedServer:
         """Start with an empty script."""
         self.script: dict[str, list[Reply]] = {}
         self.requests: list[SeenRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._server = TestServer(app, host="127.0.0.1")
@@ -109,7 +111,12 @@ class ScriptedServer:
             Reply(404, b'{"error": "404 - Not Found"}')
         ]
         reply = replies.pop(0) if len(replies) > 1 else replies[0]
-        await asyncio.sleep(reply.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(reply.delay)
+        finally:
+            self.in_flight -= 1
         return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
 
 
@@ -119,3 +126,26 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def info_xml(
+    serial: str = "122112123456",
+    software: str = "D7.6.175",
+    *,
+    part_number: str = "800-00654-r08",
+    metered: bool = True,
+    web_tokens: bool = True,
+) -> bytes:
+    """Return an /info document."""
+    imeter = str(metered).lower()
+    tokens = str(web_tokens).lower()
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n<envoy_info><time>1753700000</time>"
+        f"<device><sn>{serial}</sn><pn>{part_number}</pn><software>{software}</software>"
+        f"<imeter>{imeter}</imeter></device><web-tokens>{tokens}</web-tokens></envoy_info>"
+    ).encode()
+
+
+def json_reply(payload: object, status: int = 200) -> Reply:
+    """Return a reply carrying ``payload`` as JSON without a Content-Type."""
+    return Reply(status, json.dumps(payload).encode())

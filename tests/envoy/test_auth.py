@@ -14,8 +14,20 @@ from custom_components.enphase_local.envoy import (
 from .helpers import make_token
 
 
-def test_installer_password_check_value() -> None:
-    assert installer_password("122112123456") == "d525d2jh"
+@pytest.mark.parametrize(
+    ("serial", "password"),
+    [
+        # The check value from PROTOCOL.md.
+        ("122112123456", "d525d2jh"),
+        # Derived by hand: md5 ...c3c01790, four "0" and four "1"; the count
+        # of zeros drops from 3 to 2 before the second "0" is replaced.
+        ("122112123525", "j97Dhc3c"),
+        # md5 ...118dc15e, nine "1": the count drops to 8 before the first "1".
+        ("122112163641", "e5Hcd8GF"),
+    ],
+)
+def test_installer_password(serial: str, password: str) -> None:
+    assert installer_password(serial) == password
 
 
 def test_installer_password_differs_per_serial() -> None:

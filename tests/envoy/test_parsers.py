@@ -582,7 +582,9 @@ def test_parse_device_data_seed() -> None:
 
 def _pcu(serial: str, **changes: Any) -> dict[str, Any]:
     """Return a seed pcu entry for ``serial`` with top-level changes."""
-    entry = copy.deepcopy(load_fixture("ivp_pdm_device_data.json")["553648384"])
+    entry: dict[str, Any] = copy.deepcopy(
+        load_fixture("ivp_pdm_device_data.json")["553648384"]
+    )
     entry["sn"] = serial
     entry.update(changes)
     return entry
