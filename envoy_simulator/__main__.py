@@ -1,0 +1,161 @@
+"""Run the simulator from the command line: ``python -m envoy_simulator --profile NAME``."""
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+import contextlib
+import signal
+import sys
+
+from .profiles import PROFILES
+from .server import EnvoySimulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m envoy_simulator",
+        description="Run a fake Enphase Envoy / IQ Gateway (and a fake Enlighten cloud).",
+    )
+    parser.add_argument(
+        "--profile",
+        default="metered_split",
+        help="gateway profile (see --list-profiles)",
+    )
+    parser.add_argument(
+        "--list-profiles", action="store_true", help="list the profiles and exit"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="main port, HTTP and HTTPS (default: any free port)",
+    )
+    parser.add_argument(
+        "--http-port", type=int, default=None, help="extra plain-HTTP port (e.g. 80)"
+    )
+    parser.add_argument(
+        "--https-port", type=int, default=None, help="extra HTTPS port (e.g. 443)"
+    )
+    parser.add_argument(
+        "--cloud-port",
+        type=int,
+        default=0,
+        help="fake Enlighten/Entrez port (default: any free port)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="random seed for values and latency"
+    )
+    parser.add_argument(
+        "--no-latency",
+        action="store_true",
+        help="answer immediately instead of like a real gateway",
+    )
+    parser.add_argument(
+        "--no-daily-outage",
+        action="store_true",
+        help="skip the gateway's 23:00 restart",
+    )
+    return parser
+
+
+def describe_profiles() -> str:
+    """Return the profile table printed by --list-profiles."""
+    rows = [f"{'profile':30} {'serial':12}  {'firmware':9} description"]
+    rows.extend(
+        f"{name:30} {profile.serial:12}  {profile.firmware:9} {profile.description}"
+        for name, profile in PROFILES.items()
+    )
+    return "\n".join(rows)
+
+
+def describe(sim: EnvoySimulator) -> str:
+    """Return what to type where to use the running simulator."""
+    profile = sim.profile
+    lines = [
+        f"Envoy simulator: profile {profile.name}, serial {sim.serial}, firmware {sim.firmware}, part {sim.part_number}",
+        f"  gateway address (host:port for Home Assistant): {sim.address}",
+        f"  main port speaks {'HTTPS (plain HTTP redirects)' if profile.web_tokens else 'plain HTTP (TLS is refused)'}",
+    ]
+    if sim.http_port is not None:
+        lines.append(f"  extra HTTP port: {sim.http_port}")
+    if sim.https_port is not None:
+        lines.append(f"  extra HTTPS port: {sim.https_port}")
+    if sim.cloud_port is not None:
+        lines.extend(
+            (
+                f"  fake cloud: {sim.cloud_url}",
+                f"    login URL:  {sim.login_url}",
+                f"    tokens URL: {sim.tokens_url}",
+                "    accounts: owner@example.com / correct-horse-battery (raw token),",
+                "              owner-json@example.com / correct-horse-battery (JSON token),",
+                "              mfa@example.com / correct-horse-battery (multi-factor)",
+            )
+        )
+    if profile.web_tokens:
+        lines.append(f"  owner token (valid 1 year): {sim.mint_token()}")
+    else:
+        lines.append(
+            f"  digest users: envoy / {sim.envoy_password}, installer / {sim.installer_password}"
+        )
+    lines.extend(
+        (
+            f"  control API: http://{sim.address}/_sim/stats (also /_sim/log, /_sim/fault, /_sim/upgrade, /_sim/token)",
+            f"  latency {'on' if sim.latency else 'off'}, daily 23:00 outage {'on' if sim.daily_outage else 'off'}",
+            "Press Ctrl-C to stop.",
+        )
+    )
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Run the simulator until ``stop`` is set or the process is interrupted."""
+    sim = EnvoySimulator(
+        args.profile,
+        latency=not args.no_latency,
+        daily_outage=not args.no_daily_outage,
+        host=args.host,
+        port=args.port,
+        http_port=args.http_port,
+        https_port=args.https_port,
+        cloud_port=args.cloud_port,
+        seed=args.seed,
+    )
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
+    try:
+        async with sim:
+            print(describe(sim), flush=True)
+            await stop.wait()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run; return the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.list_profiles:
+        print(describe_profiles())
+        return 0
+    if args.profile not in PROFILES:
+        print(
+            f"unknown profile {args.profile!r}\n\n{describe_profiles()}",
+            file=sys.stderr,
+        )
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Gateway profiles: the hardware and firmware combinations the simulator plays."""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+type MeasurementType = Literal[
+    "production", "net-consumption", "total-consumption", "storage"
+]
+type PhaseMode = Literal["single", "split", "three"]
+
+METER_EID_BASE = 704643328
+METER_EID_STEP = 256
+NO_CONTENT_TYPE_PREFIXES = ("/info", "/ivp/")
+
+
+def _epoch(year: int, month: int, day: int) -> float:
+    """Return the UTC epoch of a calendar date."""
+    return datetime(year, month, day, 12, tzinfo=UTC).timestamp()
+
+
+def parse_firmware(firmware: str) -> tuple[int, ...]:
+    """Turn ``"8.2.4345"`` into ``(8, 2, 4345)``."""
+    return tuple(int(part) for part in firmware.split(".") if part.isdigit())
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSpec:
+    """One CT meter slot as listed by /ivp/meters."""
+
+    measurement_type: MeasurementType
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
+    """A gateway: its hardware (serial, CTs, inverters) and its firmware."""
+
+    name: str
+    description: str
+    serial: str
+    part_number: str
+    firmware: str
+    timezone: str
+    installed_epoch: float
+    inverter_count: int
+    inverter_peak_w: float
+    inverter_serial_start: int
+    metered: bool
+    envoy_r: bool = False
+    meters: tuple[MeterSpec, ...] = ()
+    phase_mode: PhaseMode = "split"
+    phase_count: int = 2
+    nominal_voltage_v: float = 120.0
+    frequency_hz: float = 60.0
+    base_load_w: float = 300.0
+    variable_load_w: float = 2000.0
+    battery_capacity_wh: float = 0.0
+    battery_max_w: float = 0.0
+    gone_inverters: int = 0
+    phantom_reading_eids: tuple[int, ...] = ()
+    device_data_limit: int = 50
+
+    @property
+    def firmware_version(self) -> tuple[int, ...]:
+        """Return the firmware as a comparable tuple."""
+        return parse_firmware(self.firmware)
+
+    @property
+    def software(self) -> str:
+        """Return the firmware as /info shows it, with its letter prefix."""
+        return ("D" if self.web_tokens else "R") + self.firmware
+
+    @property
+    def web_tokens(self) -> bool:
+        """Return whether the firmware wants JWTs (and HTTPS)."""
+        return self.firmware_version >= (7,)
+
+    @property
+    def major(self) -> int:
+        """Return the firmware's major version."""
+        return self.firmware_version[0]
+
+    @property
+    def has_meters_endpoint(self) -> bool:
+        """Return whether /ivp/meters and /ivp/meters/readings exist."""
+        if self.envoy_r:
+            return False
+        return self.web_tokens or self.metered
+
+    @property
+    def has_device_data(self) -> bool:
+        """Return whether /ivp/pdm/device_data exists (firmware 8.2 and later)."""
+        return self.firmware_version >= (8, 2)
+
+    @property
+    def production_json_is_html(self) -> bool:
+        """Return whether production.json is the old HTML page (firmware 3.x)."""
+        return self.major < 4
+
+    @property
+    def inverters_have_dev_type(self) -> bool:
+        """Return whether /api/v1/production/inverters carries devType."""
+        return self.major >= 4
+
+    @property
+    def missing_endpoint_status(self) -> int:
+        """Return the status an absent endpoint answers with."""
+        # Early 7.x builds answer 401 on endpoints they lack, even with a good token.
+        return 401 if self.major == 7 else 404
+
+    @property
+    def enabled_meter_types(self) -> tuple[MeasurementType, ...]:
+        """Return the measurement types of the enabled CTs."""
+        return tuple(m.measurement_type for m in self.meters if m.enabled)
+
+    @property
+    def production_stalled(self) -> bool:
+        """Return whether /api/v1/production is frozen (metered, no production CT)."""
+        return (
+            self.metered
+            and "production" not in self.enabled_meter_types
+            and self.firmware_version >= (8, 2, 4264)
+        )
+
+    @property
+    def production_zeroed(self) -> bool:
+        """Return whether /api/v1/production reads all zeros (older metered, no CT)."""
+        return (
+            self.metered
+            and "production" not in self.enabled_meter_types
+            and not self.production_stalled
+        )
+
+    def meter_eid(self, slot: int) -> int:
+        """Return the eid of the meter in ``slot`` (0-based)."""
+        return METER_EID_BASE + METER_EID_STEP * slot
+
+    def with_firmware(self, other: Profile) -> Profile:
+        """Return this hardware running ``other``'s firmware."""
+        return replace(self, firmware=other.firmware)
+
+
+_SPLIT_CTS = (MeterSpec("production"), MeterSpec("net-consumption"))
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile(
+            name="legacy_standard",
+            description="Envoy-S standard, firmware 5, non-metered, 10 inverters, HTTP digest",
+            serial="122112123456",
+            part_number="800-00551-r02",
+            firmware="5.0.62",
+            timezone="America/New_York",
+            installed_epoch=_epoch(2017, 5, 2),
+            inverter_count=10,
+            inverter_peak_w=250.0,
+            inverter_serial_start=121703012340,
+            metered=False,
+            base_load_w=350.0,
+            variable_load_w=1800.0,
+        ),
+        Profile(
+            name="metered_split",
+            description="IQ Gateway metered, firmware 7.6, split phase, production + net CTs, 24 inverters",
+            serial="202215004821",
+            part_number="800-00654-r08",
+            firmware="7.6.175",
+            timezone="America/Los_Angeles",
+            installed_epoch=_epoch(2022, 6, 15),
+            inverter_count=24,
+            inverter_peak_w=295.0,
+            inverter_serial_start=482219001100,
+            metered=True,
+            meters=_SPLIT_CTS,
+            base_load_w=420.0,
+            variable_load_w=2600.0,
+        ),
+        Profile(
+            name="metered_three_phase_storage",
+            description="IQ Gateway metered, firmware 8.2, three phase, production + net + storage CTs, 30 inverters, battery",
+            serial="202302019378",
+            part_number="800-00656-r06",
+            firmware="8.2.4345",
+            timezone="Europe/Amsterdam",
+            installed_epoch=_epoch(2023, 3, 1),
+            inverter_count=30,
+            inverter_peak_w=300.0,
+            inverter_serial_start=542302004400,
+            metered=True,
+            meters=(*_SPLIT_CTS, MeterSpec("storage")),
+            phase_mode="three",
+            phase_count=3,
+            nominal_voltage_v=230.0,
+            frequency_hz=50.0,
+            base_load_w=380.0,
+            variable_load_w=3200.0,
+            battery_capacity_wh=10080.0,
+            battery_max_w=3840.0,
+            gone_inverters=1,
+        ),
+        Profile(
+            name="metered_no_ct",
+            description="IQ Gateway metered hardware without CTs, firmware 8.2.4264 (stalled /api/v1/production), 16 inverters",
+            serial="202104117652",
+            part_number="800-00654-r08",
+            firmware="8.2.4264",
+            timezone="America/Denver",
+            installed_epoch=_epoch(2021, 4, 20),
+            inverter_count=16,
+            inverter_peak_w=290.0,
+            inverter_serial_start=482104007700,
+            metered=True,
+            meters=(
+                MeterSpec("production", enabled=False),
+                MeterSpec("net-consumption", enabled=False),
+            ),
+            base_load_w=300.0,
+            variable_load_w=2000.0,
+        ),
+        Profile(
+            name="total_consumption",
+            description="IQ Gateway metered, firmware 8.3, single phase EU, production + total-consumption (load only) CTs, 20 inverters",
+            serial="202409033310",
+            part_number="800-00656-r06",
+            firmware="8.3.5167",
+            timezone="Europe/Berlin",
+            installed_epoch=_epoch(2024, 9, 10),
+            inverter_count=20,
+            inverter_peak_w=300.0,
+            inverter_serial_start=542409008800,
+            metered=True,
+            meters=(MeterSpec("production"), MeterSpec("total-consumption")),
+            phase_mode="three",
+            phase_count=1,
+            nominal_voltage_v=230.0,
+            frequency_hz=50.0,
+            base_load_w=260.0,
+            variable_load_w=2200.0,
+        ),
+        Profile(
+            name="large_site",
+            description="IQ Gateway metered, firmware 8.3, split phase, production + net CTs, 120 inverters (device_data lists 50)",
+            serial="202311020577",
+            part_number="800-00654-r08",
+            firmware="8.3.5167",
+            timezone="America/Chicago",
+            installed_epoch=_epoch(2023, 11, 5),
+            inverter_count=120,
+            inverter_peak_w=320.0,
+            inverter_serial_start=542311010000,
+            metered=True,
+            meters=_SPLIT_CTS,
+            base_load_w=1500.0,
+            variable_load_w=9000.0,
+            phantom_reading_eids=(METER_EID_BASE + 2 * METER_EID_STEP,),
+        ),
+        Profile(
+            name="envoy_r_legacy",
+            description="Envoy-R, firmware 3.9, non-metered, 12 inverters, HTML production page",
+            serial="121535011234",
+            part_number="800-00069-r05",
+            firmware="3.9.36",
+            timezone="America/Phoenix",
+            installed_epoch=_epoch(2015, 4, 1),
+            inverter_count=12,
+            inverter_peak_w=215.0,
+            inverter_serial_start=121514055500,
+            metered=False,
+            envoy_r=True,
+            base_load_w=450.0,
+            variable_load_w=2500.0,
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    """Return the profile called ``name`` or raise a helpful KeyError."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise KeyError(f"unknown profile {name!r}; known profiles: {known}") from None
