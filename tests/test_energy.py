@@ -50,8 +50,10 @@ def test_wrap_of_one_inverter_is_corrected_and_total_carries_on() -> None:
 
     results = _feed(tracker, [before_wrap, after_wrap, after_wrap + 40.0])
 
-    assert results[1] == (pytest.approx(before_wrap + 60.0), EnergyEvent.WRAP_CORRECTED)
-    assert results[2] == (pytest.approx(before_wrap + 100.0), None)
+    assert results[1][0] == pytest.approx(before_wrap + 60.0)
+    assert results[1][1] is EnergyEvent.WRAP_CORRECTED
+    assert results[2][0] == pytest.approx(before_wrap + 100.0)
+    assert results[2][1] is None
     assert tracker.offset_wh == pytest.approx(WRAP_WH)
 
 
@@ -106,15 +108,30 @@ def test_first_reading_of_zero_waits_for_a_real_number() -> None:
     assert [value for value, _event in results] == [None, None, 123_456.0]
 
 
+def test_counter_that_never_counted_starts_at_zero_once_zeros_persist() -> None:
+    """A counter that is genuinely 0 (a load CT's received energy) is shown as 0."""
+    tracker = LifetimeTracker(wraps=False, max_power_w=5_000)
+
+    results = _feed(tracker, [0.0] * 20)
+
+    shown = [value for value, _event in results]
+    assert shown[0] is None
+    assert shown[-1] == 0.0
+    assert shown.index(0.0) >= RESET_CONFIRM_SECONDS / MINUTE
+    assert tracker.update(3.0, START + 21 * MINUTE) is None
+    assert tracker.value_wh == 3.0
+
+
 def test_real_reset_is_accepted_once_it_persists_and_never_decreases() -> None:
     """A replaced gateway restarts its counter: the total carries on from the held value."""
     tracker = LifetimeTracker(wraps=False, max_power_w=5_000)
     tracker.update(1_000_000.0, START)
     minutes = int(RESET_CONFIRM_SECONDS / MINUTE) + 2
-    shown: list[float | None] = []
+    shown: list[float] = []
     events: list[EnergyEvent | None] = []
     for minute in range(1, minutes + 1):
         events.append(tracker.update(10.0 + minute, START + minute * MINUTE))
+        assert tracker.value_wh is not None
         shown.append(tracker.value_wh)
 
     assert shown[0] == 1_000_000.0

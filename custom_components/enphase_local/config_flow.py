@@ -140,6 +140,9 @@ class EnphaseLocalConfigFlow(ConfigFlow, domain=DOMAIN):
         if not serial:
             return self.async_abort(reason="no_serial")
         host = discovery_info.host
+        if discovery_info.port not in (None, 80, 443):
+            # Not the gateway's own ports: something (a proxy) announces it.
+            host = f"{host}:{discovery_info.port}"
         await self.async_set_unique_id(serial)
         entry = self.hass.config_entries.async_entry_for_domain_unique_id(
             DOMAIN, serial
@@ -147,8 +150,8 @@ class EnphaseLocalConfigFlow(ConfigFlow, domain=DOMAIN):
         if entry is not None:
             # Gateways announce their Ethernet and Wi-Fi addresses in turn:
             # only move to the new one when the stored one stopped answering.
-            if entry.data.get(CONF_HOST) != host and await self._async_host_lost(
-                entry.data.get(CONF_HOST), serial
+            if entry.data[CONF_HOST] != host and await self._async_host_lost(
+                entry.data[CONF_HOST], serial
             ):
                 self._abort_if_unique_id_configured(updates={CONF_HOST: host})
             return self.async_abort(reason="already_configured")
@@ -159,10 +162,8 @@ class EnphaseLocalConfigFlow(ConfigFlow, domain=DOMAIN):
         self.context["title_placeholders"] = {"serial": serial}
         return await self.async_step_zeroconf_confirm()
 
-    async def _async_host_lost(self, host: str | None, serial: str) -> bool:
+    async def _async_host_lost(self, host: str, serial: str) -> bool:
         """Return True unless ``host`` still answers as gateway ``serial``."""
-        if not host:
-            return True
         info, _error = await self._async_probe(host)
         return info is None or info.serial != serial
 
@@ -177,7 +178,7 @@ class EnphaseLocalConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="zeroconf_confirm",
             description_placeholders={
                 "serial": self._info.serial,
-                "model": gateway_model(self._info, []),
+                "model": gateway_model(self._info, None),
                 "firmware": self._info.firmware,
                 "host": str(self._host),
             },
@@ -189,10 +190,14 @@ class EnphaseLocalConfigFlow(ConfigFlow, domain=DOMAIN):
         """Pick the authentication the gateway's firmware needs."""
         assert self._info is not None
         if self._info.requires_token:
-            return self.async_show_menu(
-                step_id="auth", menu_options=["enlighten", "token"]
-            )
+            return await self.async_step_auth()
         return await self.async_step_local()
+
+    async def async_step_auth(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the two ways to get a token (firmware 7 and later)."""
+        return self.async_show_menu(step_id="auth", menu_options=["enlighten", "token"])
 
     async def async_step_enlighten(
         self, user_input: dict[str, Any] | None = None

@@ -576,12 +576,21 @@ class LiveCoordinator(EnphaseLocalCoordinator[LiveData]):
         grid_import = total(MeasurementType.NET_CONSUMPTION, "delivered")
         grid_export = total(MeasurementType.NET_CONSUMPTION, "received")
         load = total(MeasurementType.TOTAL_CONSUMPTION, "delivered")
+        discharge = total(MeasurementType.STORAGE, "delivered")
+        charge = total(MeasurementType.STORAGE, "received")
+        battery = 0.0
+        if discharge is not None and charge is not None:
+            energy["battery_discharge"] = discharge
+            energy["battery_charge"] = charge
+            battery = discharge - charge
         if grid_import is not None and grid_export is not None:
             energy["grid_import"] = grid_import
             energy["grid_export"] = grid_export
             if production is not None:
                 self.track_energy(
-                    energy, "consumption", production + grid_import - grid_export
+                    energy,
+                    "consumption",
+                    production + grid_import - grid_export + battery,
                 )
         elif load is not None:
             energy["consumption"] = load
@@ -593,11 +602,6 @@ class LiveCoordinator(EnphaseLocalCoordinator[LiveData]):
                 energy["grid_export"] = grid.export_wh
         if "consumption" in energy:
             self.track_daily(energy, "consumption", energy["consumption"])
-        discharge = total(MeasurementType.STORAGE, "delivered")
-        charge = total(MeasurementType.STORAGE, "received")
-        if discharge is not None and charge is not None:
-            energy["battery_discharge"] = discharge
-            energy["battery_charge"] = charge
 
 
 class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):

@@ -83,9 +83,10 @@ class LifetimeTracker:
         if reading is None or reading < 0:
             return EnergyEvent.INVALID if raw is not None else None
         if self.last_raw_wh is None:
-            # A zero is not a believable first lifetime reading: it is what a
-            # rebooting gateway says. Wait for a real number.
-            if reading == 0 and self.value_wh is None:
+            if reading == 0:
+                # A rebooting gateway says 0 too: believe a first zero only
+                # once it has lasted, as a counter that never counted does.
+                self._hold_first_zero(now)
                 return None
             self._accept(reading, now)
             return None
@@ -161,6 +162,19 @@ class LifetimeTracker:
             self._accept(reading, now)
             return EnergyEvent.RESET_ACCEPTED
         return EnergyEvent.DROP_HELD
+
+    def _hold_first_zero(self, now: float) -> None:
+        """Start the total at 0 once zeros have persisted like a real reset."""
+        if self.pending_kind != "zero":
+            self._start_pending(0.0, now, "zero")
+            return
+        self.pending_count += 1
+        assert self.pending_since is not None
+        if (
+            self.pending_count >= RESET_CONFIRMATIONS
+            and now - self.pending_since >= RESET_CONFIRM_SECONDS
+        ):
+            self._accept(0.0, now)
 
     def _hold_jump(self, reading: float, now: float) -> EnergyEvent:
         """Hold the total on an implausible rise; believe it once it persists."""

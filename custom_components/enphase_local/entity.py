@@ -34,14 +34,16 @@ CT_ROLE_TRANSLATION_KEYS = {
 }
 
 
-def gateway_model(info: EnvoyInfo, meters: list[MeterConfig]) -> str:
-    """Describe the gateway from its part number and metering set-up."""
+def gateway_model(info: EnvoyInfo, meters: list[MeterConfig] | None) -> str:
+    """Describe the gateway from its part number and metering set-up (if known)."""
     part = info.part_number or ""
     model = next(
         (name for prefix, name in _MODELS_BY_PART if part.startswith(prefix)), None
     )
     if model is None:
         model = "Envoy Metered" if info.metered else "Envoy"
+    if meters is None:
+        return model
     roles = [meter.measurement_type for meter in meters if meter.enabled]
     if roles:
         return f"{model} ({', '.join(roles)} CTs)"

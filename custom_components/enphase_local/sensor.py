@@ -161,7 +161,7 @@ def _grid_power(live: LiveData, meters: dict[int, MeterConfig]) -> float | None:
 
 
 def _consumption_power(live: LiveData, meters: dict[int, MeterConfig]) -> float | None:
-    """Return what the house uses: a load CT, or production plus net."""
+    """Return what the house uses: a load CT, or production + grid + battery."""
     load = _role_power(live, meters, MeasurementType.TOTAL_CONSUMPTION)
     if load is not None:
         return load
@@ -169,7 +169,8 @@ def _consumption_power(live: LiveData, meters: dict[int, MeterConfig]) -> float 
     production = _role_power(live, meters, MeasurementType.PRODUCTION)
     if net is None or production is None:
         return None
-    return max(production + net, 0.0)
+    battery = _role_power(live, meters, MeasurementType.STORAGE) or 0.0
+    return max(production + net + battery, 0.0)
 
 
 def _positive(
@@ -751,6 +752,13 @@ INVERTER_SENSORS: tuple[InverterSensorDescription, ...] = (
 # --- Entities ----------------------------------------------------------------------
 
 
+def _tidy(value: StateType) -> StateType:
+    """Round sums of float readings to the gateway's precision, without -0.0."""
+    if isinstance(value, float):
+        return round(value, 3) + 0.0
+    return value
+
+
 class LiveSensor(EnphaseLocalEntity[LiveCoordinator], SensorEntity):
     """A site value from the CT readings."""
 
@@ -760,8 +768,10 @@ class LiveSensor(EnphaseLocalEntity[LiveCoordinator], SensorEntity):
     @override
     def native_value(self) -> StateType:
         """Return the value."""
-        return self.entity_description.value_fn(
-            self.coordinator.data, self.coordinator.meters.data or {}
+        return _tidy(
+            self.entity_description.value_fn(
+                self.coordinator.data, self.coordinator.meters.data or {}
+            )
         )
 
 
