@@ -475,9 +475,17 @@ class PayloadBuilder:
                 for a, b in zip(total, production, strict=True)
             ]
         if kind == "total-consumption" and "net-consumption" in enabled:
-            net = [model.ct_phase("net-consumption", p, t) for p in phase_range]
+            # What the house used = grid import + solar + battery discharge.
+            kinds: tuple[MeasurementType, ...] = (
+                ("net-consumption", "storage")
+                if "storage" in enabled
+                else ("net-consumption",)
+            )
             return [
-                _LineValues.sum_of(a, b) for a, b in zip(net, production, strict=True)
+                _LineValues.sum_of(
+                    (production[p], *(model.ct_phase(k, p, t) for k in kinds))
+                )
+                for p in phase_range
             ]
         return None
 
@@ -660,19 +668,19 @@ class _LineValues:
         )
 
     @classmethod
-    def sum_of(cls, net: CtValues, production: CtValues) -> _LineValues:
-        """Compute total consumption from net consumption plus production."""
-        watts = net.active_w + production.active_w
+    def sum_of(cls, parts: tuple[CtValues, ...]) -> _LineValues:
+        """Compute total consumption as net + production (+ battery discharge)."""
+        watts = sum(part.active_w for part in parts)
+        voltage = parts[0].voltage_v
         return cls(
             watts=watts,
-            wh=(net.delivered_wh - net.received_wh)
-            + (production.delivered_wh - production.received_wh),
-            lead=net.leading_varh + production.leading_varh,
-            lag=net.lagging_varh + production.lagging_varh,
-            vah=net.apparent_vah + production.apparent_vah,
-            current=watts / net.voltage_v,
-            voltage=net.voltage_v,
-            reactive=net.reactive_var + production.reactive_var,
+            wh=sum(part.delivered_wh - part.received_wh for part in parts),
+            lead=sum(part.leading_varh for part in parts),
+            lag=sum(part.lagging_varh for part in parts),
+            vah=sum(part.apparent_vah for part in parts),
+            current=watts / voltage,
+            voltage=voltage,
+            reactive=sum(part.reactive_var for part in parts),
         )
 
 

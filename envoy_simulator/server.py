@@ -440,6 +440,10 @@ class EnvoySimulator:
             self._record(request, NO_RESPONSE, started, 0.0)
             _abort(request)
             return web.Response(status=500)
+        except asyncio.CancelledError:
+            # The client gave up (a hang, or a timeout during latency): still count it.
+            self._record(request, NO_RESPONSE, started, 0.0)
+            raise
 
     async def _pipeline(
         self, request: web.Request, started: float
