@@ -10,6 +10,8 @@ import sys
 from .profiles import PROFILES
 from .server import EnvoySimulator
 
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - only compared, never bound
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
@@ -77,7 +79,8 @@ def describe(sim: EnvoySimulator) -> str:
     profile = sim.profile
     lines = [
         f"Envoy simulator: profile {profile.name}, serial {sim.serial}, firmware {sim.firmware}, part {sim.part_number}",
-        f"  gateway address (host:port for Home Assistant): {sim.address}",
+        f"  gateway address (host:port for Home Assistant): {sim.address}"
+        + (" (use this machine's IP address)" if sim.host in _WILDCARD_HOSTS else ""),
         f"  main port speaks {'HTTPS (plain HTTP redirects)' if profile.web_tokens else 'plain HTTP (TLS is refused)'}",
     ]
     if sim.http_port is not None:

@@ -269,8 +269,7 @@ class EnvoySimulator:
         self._started = True
         self._stopping = False
         loop = asyncio.get_running_loop()
-        # Certificate files are written and read off the event loop.
-        self._ssl_context = await loop.run_in_executor(None, server_context)
+        self._ssl_context = await _shared_ssl_context(loop)
         self.model  # noqa: B018 - build the site before the first request arrives
         self._lock = asyncio.Lock()
         app = web.Application()
@@ -1041,6 +1040,19 @@ class EnvoySimulator:
             "latency": self.latency,
             "daily_outage": self.daily_outage,
         }
+
+
+_SSL_CONTEXT: list[ssl.SSLContext] = []
+
+
+async def _shared_ssl_context(loop: asyncio.AbstractEventLoop) -> ssl.SSLContext:
+    """Return the process-wide TLS context, creating it off the event loop once."""
+    if not _SSL_CONTEXT:
+        # Certificate files are written and read in the executor, not the loop.
+        context = await loop.run_in_executor(None, server_context)
+        if not _SSL_CONTEXT:
+            _SSL_CONTEXT.append(context)
+    return _SSL_CONTEXT[0]
 
 
 def _content_type(path: str, gateway: Profile) -> str | None:

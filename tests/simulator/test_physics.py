@@ -469,3 +469,42 @@ def test_values_are_deterministic_for_seed_and_clock() -> None:
 
     assert snapshot(1) == snapshot(1)
     assert snapshot(1) != snapshot(2)
+
+
+async def test_ct_readings_change_every_second(
+    make_sim: SimulatorFactory, session: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock(local_epoch("metered_split", 12) + 0.7)
+    sim = await make_sim("metered_split", clock=clock)
+    first = (await fetch(session, sim, "/ivp/meters/readings")).json()
+    clock.advance(0.2)
+    same_second = (await fetch(session, sim, "/ivp/meters/readings")).json()
+    clock.advance(1)
+    next_second = (await fetch(session, sim, "/ivp/meters/readings")).json()
+    assert first[0]["timestamp"] == int(local_epoch("metered_split", 12))
+    assert same_second == first
+    assert next_second[0]["timestamp"] == first[0]["timestamp"] + 1
+    assert next_second[0]["activePower"] != first[0]["activePower"]
+    assert next_second[1]["actEnergyDlvd"] + next_second[1]["actEnergyRcvd"] > (
+        first[1]["actEnergyDlvd"] + first[1]["actEnergyRcvd"]
+    )
+
+
+async def test_unsigned_fields_sometimes_encode_small_negatives(
+    make_sim: SimulatorFactory, session: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock(local_epoch("large_site", 10))
+    sim = await make_sim("large_site", clock=clock)
+    leading: list[int] = []
+    for _ in range(6):
+        body = (await fetch(session, sim, "/ivp/pdm/device_data")).json()
+        leading.extend(
+            d["channels"][0]["lastReading"]["leadingVArs"]
+            for d in body.values()
+            if isinstance(d, dict) and d["devName"] == "pcu"
+        )
+        clock.advance(300)
+    negative = [value for value in leading if value >= 2**31]
+    assert negative
+    assert all(2**32 - 8 <= value < 2**32 for value in negative)
+    assert len(negative) < len(leading) / 5
