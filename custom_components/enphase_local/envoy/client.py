@@ -450,7 +450,7 @@ class Envoy:
             )
             raise self._failed(endpoint, error, None) from err
         stats.last_status = status
-        self.last_responses[endpoint] = body.decode("utf-8", errors="replace")
+        self.last_responses[endpoint.value] = body.decode("utf-8", errors="replace")
         status_error = _status_error(request, endpoint, status, location)
         if status_error is not None:
             raise self._failed(endpoint, status_error, status)
@@ -472,7 +472,7 @@ class Envoy:
 
     def _stats(self, endpoint: Endpoint) -> EndpointStats:
         """Return the statistics of ``endpoint``, created on first use."""
-        return self.stats.setdefault(endpoint, EndpointStats())
+        return self.stats.setdefault(endpoint.value, EndpointStats())
 
     def _url_for(self, scheme: str) -> str:
         """Return the base URL of the gateway for ``scheme``."""
