@@ -29,6 +29,12 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom integrations in every test."""
 
 
+@pytest.fixture(autouse=True)
+def no_retry_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry at once: the event loop's clock only moves when a test moves it."""
+    monkeypatch.setattr(const, "REQUEST_RETRY_BACKOFF_S", 0.0)
+
+
 @pytest.fixture
 def custom_components_path() -> set[Path]:
     """Return where the imported custom_components package lives."""

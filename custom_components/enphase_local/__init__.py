@@ -11,6 +11,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from . import const
 from .const import DOMAIN
 from .coordinator import (
     STORAGE_VERSION,
@@ -52,6 +53,8 @@ async def async_setup_entry(
     envoy = Envoy(
         entry.data[CONF_HOST],
         session=async_create_clientsession(hass, verify_ssl=False),
+        max_retries=const.REQUEST_RETRIES,
+        retry_backoff=const.REQUEST_RETRY_BACKOFF_S,
     )
     info, tokens, capabilities = await async_connect(hass, entry, envoy)
 

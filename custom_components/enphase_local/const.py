@@ -35,6 +35,11 @@ ENTREZ_URL: Final = "https://entrez.enphaseenergy.com"
 ENLIGHTEN_LOGIN_URL: str = "https://enlighten.enphaseenergy.com/login/login.json?"
 ENTREZ_TOKENS_URL: str = f"{ENTREZ_URL}/tokens"
 
+# The tiers already ride out a failed poll; one quick retry covers a dropped
+# keep-alive connection. Read at call time so tests can drop the pause.
+REQUEST_RETRIES: int = 1
+REQUEST_RETRY_BACKOFF_S: float = 0.5
+
 INVERTER_REPORT_INTERVAL_S: Final = 300
 """Microinverters report every 5 minutes (15 or 60 on weak powerline)."""
 INVERTER_SILENT_INTERVALS: Final = 3
