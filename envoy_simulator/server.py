@@ -164,6 +164,7 @@ class EnvoySimulator:
         self._cloud: FakeCloud | None = None
         self._listeners: list[_Listener] = []
         self._connection_tasks: set[asyncio.Task[None]] = set()
+        self._hanging: set[Fault] = set()
         self._transports: set[asyncio.Transport] = set()
         self._ssl_context: ssl.SSLContext | None = None
         self._stopping = False
@@ -565,13 +566,17 @@ class EnvoySimulator:
         seconds = fault.params.get("seconds")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + float(seconds) if seconds is not None else None
-        while not self._stopping and not fault.cleared:
-            if deadline is not None and loop.time() >= deadline:
-                return
-            ends_at = fault.ends_at
-            if ends_at is not None and self.now() >= ends_at:
-                return
-            await asyncio.sleep(_HANG_POLL_S)
+        self._hanging.add(fault)
+        try:
+            while not self._stopping and not fault.cleared:
+                if deadline is not None and loop.time() >= deadline:
+                    return
+                ends_at = fault.ends_at
+                if ends_at is not None and self.now() >= ends_at:
+                    return
+                await asyncio.sleep(_HANG_POLL_S)
+        finally:
+            self._hanging.discard(fault)
         if self._stopping:
             raise _AbortConnectionError
 
@@ -882,6 +887,10 @@ class EnvoySimulator:
 
     def clear_faults(self, endpoint: str | None = None) -> int:
         """Clear injected faults (all, or those for ``endpoint``); return how many."""
+        # A hang whose count is used up has left the book but still holds requests.
+        for fault in self._hanging:
+            if endpoint is None or fault.endpoint == endpoint:
+                fault.cleared = True
         return self._faults.clear(endpoint)
 
     @property

@@ -31,6 +31,20 @@ async def test_hang_until_cleared(
     assert fault.hits == 1
 
 
+async def test_hang_with_count_holds_until_cleared(
+    make_sim: SimulatorFactory, session: aiohttp.ClientSession
+) -> None:
+    sim = await make_sim("metered_split")
+    sim.inject("/ivp/meters", "hang", count=1)
+    hanging = asyncio.create_task(fetch(session, sim, "/ivp/meters"))
+    done, _ = await asyncio.wait({hanging}, timeout=0.2)
+    assert not done
+    # The count is spent: the next request is answered while the first still hangs.
+    assert (await fetch(session, sim, "/ivp/meters")).status == 200
+    sim.clear_faults()
+    assert (await asyncio.wait_for(hanging, timeout=2)).status == 200
+
+
 async def test_hang_ends_with_its_duration_on_the_fake_clock(
     make_sim: SimulatorFactory, session: aiohttp.ClientSession
 ) -> None:
