@@ -493,6 +493,13 @@ async def test_digest_defaults_need_the_serial(session: aiohttp.ClientSession) -
     envoy.use_digest("installer", "given")
 
 
+async def test_digest_user_name_with_colon(session: aiohttp.ClientSession) -> None:
+    envoy = Envoy("127.0.0.1", session=session)
+    with pytest.raises(EnvoyAuthenticationError, match="Unusable digest user name"):
+        envoy.use_digest("in:staller", "secret")
+    assert envoy._digest is None
+
+
 async def test_digest_unknown_user_needs_password(
     scripted: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:

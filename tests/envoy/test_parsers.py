@@ -601,12 +601,16 @@ def test_parse_device_data_filters_entries() -> None:
             "6": {"devName": "nsrb", "sn": "NSRB1", "active": True},
             "7": {"sn": "NONAME"},
             "8": _pcu("NOFLAGS", channels=[]),
+            "9": _pcu("GONE2", active=True, modGone=True),
+            "10": _pcu("", modGone=True),
+            "11": {"devName": "pcu", "modGone": True, "sn": 5},
             "deviceCount": 8,
             "deviceDataLimit": 50,
             "futureScalar": "x",
         }
     )
     assert sorted(data.inverters) == ["A1", "NOFLAGS"]
+    assert data.gone_serials == {"GONE", "GONE2"}
     assert data.inverters["A1"].device_id == "1"
     empty = data.inverters["NOFLAGS"]
     assert empty.watts_now is None
@@ -676,17 +680,30 @@ def test_merge_inverters_detail_where_listed() -> None:
             max_report_watts=None,
             dev_type=11,
         ),
+        InverterProduction(
+            serial="505050505050",
+            last_report_date=1600000000,
+            last_report_watts=0,
+            max_report_watts=0,
+            dev_type=1,
+        ),
     ]
     device_data = parse_device_data(
-        load_fixture("ivp_pdm_device_data.json") | {"9": _pcu("404040404040")}
+        load_fixture("ivp_pdm_device_data.json")
+        | {"9": _pcu("404040404040"), "10": _pcu("505050505050", modGone=True)}
     )
     merged = merge_inverters(basic, device_data)
     assert list(merged) == [
         "202020202020",
         "202020202021",
         "303030303030",
+        "505050505050",
         "404040404040",
     ]
+    assert [serial for serial, inverter in merged.items() if inverter.gone] == [
+        "505050505050"
+    ]
+    assert merged["505050505050"].detail is None
     first = merged["202020202020"]
     assert first.last_report_watts == 255
     assert first.detail is device_data.inverters["202020202020"]

@@ -48,6 +48,7 @@ class Expected:
     device_data_limit: int | None
     inverters: int
     with_detail: int
+    gone: int = 0
 
 
 BASIC = frozenset({Endpoint.INFO, Endpoint.API_PRODUCTION, Endpoint.API_INVERTERS})
@@ -65,7 +66,7 @@ EXPECTED = [
     Expected(
         "metered_three_phase_storage", "https", "8.2.4345", True, token_auth,
         ProductionSource.CT, CT | {Endpoint.DEVICE_DATA},
-        ("production", "net-consumption", "storage"), 3, 50, 31, 30,
+        ("production", "net-consumption", "storage"), 3, 50, 31, 30, 1,
     ),
     Expected(
         "metered_no_ct", "https", "8.2.4264", True, token_auth,
@@ -192,6 +193,7 @@ async def test_device_data_merge(
     assert len(merged) == expected.inverters
     detailed = [inverter for inverter in merged.values() if inverter.detail is not None]
     assert len(detailed) == expected.with_detail
+    assert sum(inverter.gone for inverter in merged.values()) == expected.gone
     assert device_data.device_data_limit == 50
     sample = detailed[0].detail
     assert sample is not None

@@ -190,7 +190,11 @@ class Envoy:
                 raise EnvoyAuthenticationError(
                     "A password is needed for users other than installer and envoy"
                 )
-        self._digest = DigestAuthMiddleware(username, password)
+        try:
+            self._digest = DigestAuthMiddleware(username, password)
+        except ValueError as err:
+            # aiohttp refuses a ":" in the user name (RFC 7617).
+            raise EnvoyAuthenticationError(f"Unusable digest user name: {err}") from err
         self._token = None
         self.token_info = None
 

@@ -197,6 +197,9 @@ class DeviceData:
     device_count: int | None
     device_data_limit: int | None
     """At most this many devices are listed (eim entries count too)."""
+    gone_serials: frozenset[str] = frozenset()
+    """Microinverters listed as removed (``modGone``): they linger in the
+    inverter list with old report dates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,8 @@ class Inverter:
     last_report_watts: float
     max_report_watts: float | None
     detail: InverterDetail | None = None
+    gone: bool = False
+    """device_data says this inverter was removed (``modGone``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,13 +254,17 @@ def parse_device_data(obj: object) -> DeviceData:
     reader = _Reader(Endpoint.DEVICE_DATA)
     data = reader.mapping(obj, "the payload")
     inverters: dict[str, InverterDetail] = {}
+    gone: set[str] = set()
     for device_id, entry in data.items():
-        if not (
-            isinstance(entry, Mapping)
-            and entry.get("devName") == "pcu"
-            and entry.get("active", True) is True
-            and entry.get("modGone", False) is not True
-        ):
+        if not isinstance(entry, Mapping) or entry.get("devName") != "pcu":
+            continue
+        if entry.get("modGone", False) is True:
+            # Removed inverters keep an entry with empty readings.
+            serial = entry.get("sn")
+            if isinstance(serial, str) and serial:
+                gone.add(serial)
+            continue
+        if entry.get("active", True) is not True:
             continue
         serial = reader.string(entry, "sn")
         inverters[serial] = _inverter_detail(reader, device_id, serial, entry)
@@ -268,6 +272,7 @@ def parse_device_data(obj: object) -> DeviceData:
         inverters=inverters,
         device_count=reader.optional_integer(data, "deviceCount"),
         device_data_limit=reader.optional_integer(data, "deviceDataLimit"),
+        gone_serials=frozenset(gone),
     )
 
 
@@ -319,9 +324,11 @@ def merge_inverters(
     """Merge the basic inverter list with device_data detail, keyed by serial.
 
     device_data lists at most ``deviceDataLimit`` devices, so large sites get
-    detail for some inverters and basic data for the rest.
+    detail for some inverters and basic data for the rest. Inverters device_data
+    marks as removed are kept, flagged ``gone``.
     """
     details = device_data.inverters if device_data is not None else {}
+    gone = device_data.gone_serials if device_data is not None else frozenset()
     merged = {
         inverter.serial: Inverter(
             serial=inverter.serial,
@@ -330,6 +337,7 @@ def merge_inverters(
             last_report_watts=inverter.last_report_watts,
             max_report_watts=inverter.max_report_watts,
             detail=details.get(inverter.serial),
+            gone=inverter.serial in gone,
         )
         for inverter in inverters
     }
