@@ -125,6 +125,8 @@ async def async_setup_entry(
     entry.runtime_data.gateway_device_id = gateway_device.id
 
     if tokens is not None:
+        # The token expiry sensor lives on the info tier.
+        tokens.listeners.append(info_coordinator.async_update_listeners)
         tokens.async_start()
 
     @callback

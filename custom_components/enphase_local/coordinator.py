@@ -194,17 +194,15 @@ class TokenKeeper:
         return not info.is_expired(dt_util.utcnow())
 
     def renewal_due(self) -> bool:
-        """Return True when the token is close enough to expiry to renew."""
+        """Return True when the token is close enough to expiry to renew.
+
+        Owner tokens live a year: renew a month ahead, as the cloud can be down
+        for days. Installer tokens live 12 hours, so they are always due and
+        get renewed at every check.
+        """
         if self.token_info is None:
             return True
-        remaining = self.token_info.expires_at - dt_util.utcnow()
-        lifetime = (
-            self.token_info.expires_at - self.token_info.issued_at
-            if self.token_info.issued_at is not None
-            else TOKEN_RENEW_BEFORE * 2
-        )
-        # Installer tokens live 12 hours: renew those at half-life.
-        return remaining < min(TOKEN_RENEW_BEFORE, lifetime / 2)
+        return self.token_info.expires_at - dt_util.utcnow() < TOKEN_RENEW_BEFORE
 
     async def async_renew(self) -> bool:
         """Fetch a new token with the stored credentials; True when it worked."""

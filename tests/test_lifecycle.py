@@ -1,0 +1,252 @@
+"""Token lifecycle, diagnostics, large sites and device clean-up."""
+
+from datetime import datetime, timedelta
+import json
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.enphase_local.const import (
+    CONF_ENLIGHTEN_EMAIL,
+    CONF_ENLIGHTEN_PASSWORD,
+    CONF_TOKEN,
+    DOMAIN,
+)
+from custom_components.enphase_local.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
+from envoy_simulator import EnvoySimulator
+
+DAY = 24 * 3600
+OWNER_EMAIL = "owner@example.com"
+OWNER_PASSWORD = "correct-horse-battery"
+
+
+async def _advance(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    seconds: float,
+    step: float = 60.0,
+) -> None:
+    """Let time pass in steps so timers fire when due."""
+    elapsed = 0.0
+    while elapsed < seconds:
+        freezer.tick(timedelta(seconds=step))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        elapsed += step
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add and set up a config entry."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_pasted_token_near_expiry_raises_a_repair(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A pasted token with 20 days left warns the user; a fresh one clears it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=simulator.serial,
+        title=f"Envoy {simulator.serial}",
+        data={
+            CONF_HOST: simulator.address,
+            CONF_TOKEN: simulator.mint_token(lifetime_seconds=20 * DAY),
+        },
+    )
+    await _setup(hass, entry)
+
+    issue = issue_registry.async_get_issue(DOMAIN, f"token_expiring_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == "token_expiring"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["days"] in {"19", "20"}
+    expiry = hass.states.get(f"sensor.envoy_{simulator.serial}_token_expiry")
+    assert expiry is not None
+    assert expiry.state != STATE_UNAVAILABLE
+
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_TOKEN: simulator.mint_token()}
+    )
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"token_expiring_{entry.entry_id}")
+        is None
+    )
+
+
+async def test_token_renewed_before_expiry_with_stored_account(
+    hass: HomeAssistant,
+    cloud: EnvoySimulator,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """With Enlighten credentials, a token with 10 days left is renewed after start-up."""
+    old_token = cloud.mint_token(lifetime_seconds=10 * DAY)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=cloud.serial,
+        title=f"Envoy {cloud.serial}",
+        data={
+            CONF_HOST: cloud.address,
+            CONF_TOKEN: old_token,
+            CONF_ENLIGHTEN_EMAIL: OWNER_EMAIL,
+            CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
+        },
+    )
+    cloud.reset_stats()
+    await _setup(hass, entry)
+    # Start-up never waits on the cloud while the token still works.
+    assert cloud.stats()["cloud"] == {}
+    assert entry.data[CONF_TOKEN] == old_token
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"token_expiring_{entry.entry_id}")
+        is None
+    )
+
+    await _advance(hass, freezer, 6 * 60)
+
+    assert entry.data[CONF_TOKEN] != old_token
+    assert cloud.stats()["cloud"] == {"/login/login.json": 1, "/tokens": 1}
+    expiry = hass.states.get(f"sensor.envoy_{cloud.serial}_token_expiry")
+    assert expiry is not None
+    assert datetime.fromisoformat(expiry.state) - dt_util.utcnow() > timedelta(days=300)
+
+
+async def test_token_revoked_while_running_renews_or_asks(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A token revoked on the gateway while running ends in a reauth request."""
+    simulator.revoke_all_tokens()
+
+    await _advance(hass, freezer, 30, step=10)
+
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_token_revoked_while_running_is_renewed_from_enlighten(
+    hass: HomeAssistant, cloud: EnvoySimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """With stored credentials, a rejected token is replaced without bothering the user."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=cloud.serial,
+        data={
+            CONF_HOST: cloud.address,
+            CONF_TOKEN: cloud.mint_token(),
+            CONF_ENLIGHTEN_EMAIL: OWNER_EMAIL,
+            CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
+        },
+    )
+    await _setup(hass, entry)
+    old_token = entry.data[CONF_TOKEN]
+    cloud.revoke_token(old_token)
+
+    await _advance(hass, freezer, 30, step=10)
+
+    assert entry.data[CONF_TOKEN] != old_token
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    state = hass.states.get("sensor.production_ct_power")
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+
+
+@pytest.mark.parametrize("profile", ["large_site"])
+async def test_large_site_keeps_every_inverter(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """120 inverters: detail for the 50 the gateway lists, power for all."""
+    entries = er.async_entries_for_config_entry(
+        entity_registry, init_integration.entry_id
+    )
+    power = [e for e in entries if e.unique_id.endswith("_inverter_power")]
+    lifetime = [e for e in entries if e.unique_id.endswith("_lifetime_energy")]
+
+    assert len(power) == 120
+    assert len(lifetime) == 50 - 1  # the meters' eim entry takes one of the 50 places
+    for entry in power:
+        state = hass.states.get(entry.entity_id)
+        assert state is not None
+        assert float(state.state) >= 0
+
+
+async def test_diagnostics_are_redacted(
+    hass: HomeAssistant, simulator: EnvoySimulator, init_integration: MockConfigEntry
+) -> None:
+    """Diagnostics carry raw captures and statistics but no serials or tokens."""
+    diagnostics = await async_get_config_entry_diagnostics(hass, init_integration)
+    text = json.dumps(diagnostics)
+
+    assert simulator.serial not in text
+    assert str(simulator.profile.inverter_serial_start) not in text
+    assert init_integration.data[CONF_TOKEN] not in text
+    assert init_integration.data[CONF_TOKEN][:20] not in text
+    assert "/ivp/meters/readings" in diagnostics["raw_responses"]
+    assert diagnostics["request_statistics"]["/ivp/meters/readings"]["requests"] >= 1
+    assert diagnostics["capabilities"]["production_source"] == "ct"
+    assert diagnostics["token"]["role"] == "owner"
+    assert diagnostics["tiers"]["live"]["last_update_success"] is True
+    assert diagnostics["config_entry"]["data"][CONF_TOKEN] == "**REDACTED**"
+
+
+@pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
+async def test_removed_inverter_device_can_be_deleted(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Devices the gateway still reports stay; ones it no longer reports can go."""
+    assert await async_setup_component(hass, "config", {})
+    entry_id = init_integration.entry_id
+    current = device_registry.async_get_device_by_identifier(
+        (DOMAIN, str(simulator.profile.inverter_serial_start)), entry_id
+    )
+    gateway = device_registry.async_get_device_by_identifier(
+        (DOMAIN, simulator.serial), entry_id
+    )
+    stale = device_registry.async_get_or_create(
+        config_entry_id=entry_id, identifiers={(DOMAIN, "999999999999")}
+    )
+    assert current is not None
+    assert gateway is not None
+
+    from custom_components.enphase_local import async_remove_config_entry_device  # noqa: PLC0415
+
+    assert (
+        await async_remove_config_entry_device(hass, init_integration, current) is False
+    )
+    assert (
+        await async_remove_config_entry_device(hass, init_integration, gateway) is False
+    )
+    assert await async_remove_config_entry_device(hass, init_integration, stale) is True
