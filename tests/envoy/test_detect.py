@@ -287,10 +287,13 @@ async def test_partial_device_data_is_noted(
 ) -> None:
     inverters = load_fixture("api_inverters.json")
     inverters.append(inverters[0] | {"serialNumber": "202020202099"})
+    inverters.append(inverters[0] | {"serialNumber": "202020202098"})
+    device_data = load_fixture("ivp_pdm_device_data.json")
+    device_data["1"] = {"devName": "pcu", "sn": "202020202098", "modGone": True}
     _serve(
         scripted,
         inverters=json_reply(inverters),
-        device_data=Reply(200, fixture_bytes("ivp_pdm_device_data.json")),
+        device_data=json_reply(device_data),
     )
     capabilities = await _envoy(scripted, session).detect_capabilities()
     assert capabilities.device_data_limit == 50

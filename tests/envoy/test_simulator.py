@@ -48,6 +48,7 @@ class Expected:
     device_data_limit: int | None
     inverters: int
     with_detail: int
+    notes: int
     gone: int = 0
 
 
@@ -57,36 +58,36 @@ CT = BASIC | {Endpoint.METERS, Endpoint.METER_READINGS}
 EXPECTED = [
     Expected(
         "legacy_standard", "http", "5.0.62", False, digest_auth,
-        ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 10, 0,
+        ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 10, 0, 2,
     ),
     Expected(
         "metered_split", "https", "7.6.175", True, token_auth,
-        ProductionSource.CT, CT, ("production", "net-consumption"), 2, None, 24, 0,
+        ProductionSource.CT, CT, ("production", "net-consumption"), 2, None, 24, 0, 1,
     ),
     Expected(
         "metered_three_phase_storage", "https", "8.2.4345", True, token_auth,
         ProductionSource.CT, CT | {Endpoint.DEVICE_DATA},
-        ("production", "net-consumption", "storage"), 3, 50, 31, 30, 1,
+        ("production", "net-consumption", "storage"), 3, 50, 31, 30, 0, 1,
     ),
     Expected(
         "metered_no_ct", "https", "8.2.4264", True, token_auth,
         ProductionSource.PRODUCTION_JSON_INVERTERS,
         BASIC | {Endpoint.METERS, Endpoint.DEVICE_DATA, Endpoint.PRODUCTION_JSON},
-        (), 0, 50, 16, 16,
+        (), 0, 50, 16, 16, 0,
     ),
     Expected(
         "total_consumption", "https", "8.3.5167", True, token_auth,
         ProductionSource.CT, CT | {Endpoint.DEVICE_DATA},
-        ("production", "total-consumption"), 1, 50, 20, 20,
+        ("production", "total-consumption"), 1, 50, 20, 20, 0,
     ),
     Expected(
         "large_site", "https", "8.3.5167", True, token_auth,
         ProductionSource.CT, CT | {Endpoint.DEVICE_DATA},
-        ("production", "net-consumption"), 2, 50, 120, 49,
+        ("production", "net-consumption"), 2, 50, 120, 49, 1,
     ),
     Expected(
         "envoy_r_legacy", "http", "3.9.36", None, digest_auth,
-        ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 12, 0,
+        ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 12, 0, 2,
     ),
 ]  # fmt: skip
 
@@ -134,6 +135,7 @@ async def test_profile(
         tuple(m.measurement_type for m in capabilities.ct_meters) == expected.ct_types
     )
     assert capabilities.device_data_limit == expected.device_data_limit
+    assert len(capabilities.notes) == expected.notes
 
     production = await envoy.api_production()
     assert production.watt_hours_lifetime > 0

@@ -287,12 +287,15 @@ class Envoy:
             Endpoint.DEVICE_DATA, self.device_data, tolerate_transient=True
         )
         if device_data is not None and inverters is not None:
-            listed = sum(
-                1 for inverter in inverters if inverter.serial in device_data.inverters
-            )
-            if listed < len(inverters):
+            present = [
+                inverter.serial
+                for inverter in inverters
+                if inverter.serial not in device_data.gone_serials
+            ]
+            listed = sum(1 for serial in present if serial in device_data.inverters)
+            if listed < len(present):
                 detection.notes.append(
-                    f"{Endpoint.DEVICE_DATA} lists {listed} of {len(inverters)} "
+                    f"{Endpoint.DEVICE_DATA} lists {listed} of {len(present)} "
                     f"inverters (limit {device_data.device_data_limit})"
                 )
 
