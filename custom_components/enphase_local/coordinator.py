@@ -688,6 +688,7 @@ class InvertersCoordinator(EnphaseLocalCoordinator[InverterData]):
         )
         self.capabilities = capabilities
         self._device_data_failed = False
+        self._gone: set[str] = set()
 
     @override
     async def _async_fetch(self) -> InverterData:
@@ -712,7 +713,15 @@ class InvertersCoordinator(EnphaseLocalCoordinator[InverterData]):
                 device_data = None
             else:
                 self._device_data_failed = False
-        inverters = merge_inverters(basic, device_data)
+        merged = merge_inverters(basic, device_data)
+        # Removed inverters linger in the gateway's list with old report dates;
+        # device_data names them, and they stay gone while it is unavailable.
+        self._gone.update(serial for serial, inverter in merged.items() if inverter.gone)
+        inverters = {
+            serial: inverter
+            for serial, inverter in merged.items()
+            if serial not in self._gone
+        }
         if device_data is None and self.data is not None:
             inverters = {
                 serial: _keep_detail(inverter, self.data.inverters.get(serial))
