@@ -1,5 +1,6 @@
 """The Enphase Local integration: an Enphase Envoy / IQ Gateway over its local API."""
 
+from datetime import datetime
 from typing import Any
 
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_FINAL_WRITE, Platform
@@ -28,7 +29,7 @@ from .coordinator import (
     async_first_refresh,
 )
 from .energy import EnergyBook
-from .entity import gateway_device_info
+from .entity import gateway_device_info, meter_identifier
 from .envoy import Endpoint, Envoy
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -77,9 +78,7 @@ async def async_setup_entry(
         if capabilities.has(Endpoint.API_INVERTERS)
         else None
     )
-    production_coordinator = ProductionCoordinator(
-        hass, entry, envoy, capabilities, inverter_count=_inverter_count(capabilities)
-    )
+    production_coordinator = ProductionCoordinator(hass, entry, envoy, capabilities)
     entry.runtime_data = EnphaseLocalRuntimeData(
         envoy=envoy,
         info=info,
@@ -98,16 +97,8 @@ async def async_setup_entry(
     info_coordinator.async_set_updated_data(info)
     info_coordinator.last_success = dt_util.utcnow()
 
-    tiers: list[EnphaseLocalCoordinator[Any]] = [
-        coordinator
-        for coordinator in (
-            meters_coordinator,
-            live_coordinator,
-            production_coordinator,
-            inverters_coordinator,
-        )
-        if coordinator is not None
-    ]
+    # Entities are built from the CT and production tiers: those must work.
+    # Inverter data is detail and may come later.
     required: list[EnphaseLocalCoordinator[Any]] = [
         coordinator
         for coordinator in (
@@ -117,6 +108,7 @@ async def async_setup_entry(
         )
         if coordinator is not None
     ]
+    tiers = [*required, *([inverters_coordinator] if inverters_coordinator else [])]
     await async_first_refresh(tiers, required)
 
     gateway_device = dr.async_get(hass).async_get_or_create(
@@ -130,7 +122,7 @@ async def async_setup_entry(
         tokens.async_start()
 
     @callback
-    def _async_midnight(now: Any) -> None:
+    def _async_midnight(now: datetime) -> None:
         """Start a new day for the daily totals exactly at local midnight."""
         energy.roll_over(dt_util.as_local(now).date())
         for coordinator in tiers:
@@ -153,11 +145,6 @@ async def async_setup_entry(
     return True
 
 
-def _inverter_count(capabilities: Any) -> int:
-    """Return a generous inverter count for plausibility bounds."""
-    return 200
-
-
 async def async_unload_entry(
     hass: HomeAssistant, entry: EnphaseLocalConfigEntry
 ) -> bool:
@@ -176,25 +163,20 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: EnphaseLocalConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Allow removing inverter and CT devices the gateway no longer reports."""
-    runtime = entry.runtime_data
-    gateway_serial = runtime.info.serial
-    for domain, identifier in device.identifiers:
-        if domain != DOMAIN or identifier == gateway_serial:
-            return False
-        if identifier in current_device_identifiers(entry):
-            return False
-    return True
+    current = current_device_identifiers(entry)
+    return not any(
+        domain == DOMAIN and identifier in current
+        for domain, identifier in device.identifiers
+    )
 
 
 def current_device_identifiers(entry: EnphaseLocalConfigEntry) -> set[str]:
-    """Return identifiers of every device the gateway reports right now."""
+    """Return identifiers of the gateway and every device it reports right now."""
     runtime = entry.runtime_data
     identifiers = {runtime.info.serial}
     if runtime.inverters_coordinator is not None and runtime.inverters_coordinator.data:
         identifiers.update(runtime.inverters_coordinator.data.inverters)
     if runtime.meters_coordinator is not None and runtime.meters_coordinator.data:
-        from .entity import meter_identifier  # noqa: PLC0415
-
         identifiers.update(
             meter_identifier(runtime.info.serial, meter)
             for meter in runtime.meters_coordinator.data.values()

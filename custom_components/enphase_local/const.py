@@ -48,3 +48,5 @@ CT_MAX_POWER_W: Final = 150_000.0
 """200 A CTs on three 240 V phases: a bound no real site reaches."""
 INVERTER_MAX_POWER_W: Final = 1_000.0
 """Well above any microinverter's rating (IQ8 peaks under 400 W)."""
+SITE_MAX_POWER_W: Final = 200 * INVERTER_MAX_POWER_W
+"""Bound on production before the inverter count is known."""

@@ -44,6 +44,7 @@ from .const import (
     INVERTER_MAX_POWER_W,
     LOGGER,
     METERS_INTERVAL,
+    SITE_MAX_POWER_W,
     TOKEN_RENEW_BEFORE,
     TOKEN_RENEW_RETRY,
 )
@@ -611,7 +612,6 @@ class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
         entry: EnphaseLocalConfigEntry,
         envoy: Envoy,
         capabilities: EnvoyCapabilities,
-        inverter_count: int,
     ) -> None:
         """Poll at the user's production interval."""
         seconds = entry.options.get(
@@ -626,7 +626,14 @@ class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
             grace=PRODUCTION_GRACE,
         )
         self.capabilities = capabilities
-        self.max_power_w = max(inverter_count, 1) * INVERTER_MAX_POWER_W
+
+    @property
+    def max_power_w(self) -> float:
+        """Return a bound on system production: every inverter at full power."""
+        inverters = self.runtime.inverters_coordinator
+        if inverters is None or inverters.data is None:
+            return SITE_MAX_POWER_W
+        return max(len(inverters.data.inverters), 1) * INVERTER_MAX_POWER_W
 
     @override
     async def _async_fetch(self) -> ProductionData:
@@ -716,7 +723,9 @@ class InvertersCoordinator(EnphaseLocalCoordinator[InverterData]):
         merged = merge_inverters(basic, device_data)
         # Removed inverters linger in the gateway's list with old report dates;
         # device_data names them, and they stay gone while it is unavailable.
-        self._gone.update(serial for serial, inverter in merged.items() if inverter.gone)
+        self._gone.update(
+            serial for serial, inverter in merged.items() if inverter.gone
+        )
         inverters = {
             serial: inverter
             for serial, inverter in merged.items()

@@ -264,6 +264,8 @@ async def test_device_data_hang_is_tolerated(
             "GET /ivp/pdm/device_data timed out after 0.3 s"
         ),
     )
+    # Still polled later: it answers again once the gateway has settled.
+    assert Endpoint.DEVICE_DATA in capabilities.endpoints
 
 
 async def test_meters_hang_fails_detection(

@@ -549,7 +549,9 @@ class _Detection:
         except EnvoyConnectionError as err:
             if not tolerate_transient:
                 raise
+            # It answered before and will again: keep it, just without data now.
             self.notes.append(f"{endpoint} unavailable for now: {err}")
+            self.endpoints.add(endpoint)
             return None
         self.endpoints.add(endpoint)
         self.auth_proven = self.auth_proven or self.credentials
