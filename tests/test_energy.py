@@ -337,3 +337,23 @@ def test_grid_integrator_skips_an_interval_with_a_rebased_counter() -> None:
 
     assert grid.import_wh == pytest.approx(100.0)
     assert grid.export_wh == 0.0
+
+
+def test_inconsistent_restored_state_never_lowers_the_total() -> None:
+    """Stored state that disagrees with itself is resolved upwards, never down."""
+    tracker = LifetimeTracker(wraps=False, max_power_w=5_000)
+    tracker.restore(
+        {
+            "value_wh": 100.0,
+            "last_raw_wh": 10.0,
+            "offset_wh": 0.0,
+            "last_accepted": START,
+        }
+    )
+
+    tracker.update(11.0, START + MINUTE)
+    first = tracker.value_wh
+    tracker.update(12.0, START + 2 * MINUTE)
+
+    assert first == 100.0
+    assert tracker.value_wh == 101.0

@@ -200,6 +200,7 @@ async def test_large_site_keeps_every_inverter(
         assert float(state.state) >= 0
 
 
+@pytest.mark.parametrize("profile", ["metered_split", "metered_three_phase_storage"])
 async def test_diagnostics_are_redacted(
     hass: HomeAssistant, simulator: EnvoySimulator, init_integration: MockConfigEntry
 ) -> None:
@@ -214,6 +215,9 @@ async def test_diagnostics_are_redacted(
     assert "/ivp/meters/readings" in diagnostics["raw_responses"]
     assert diagnostics["request_statistics"]["/ivp/meters/readings"]["requests"] >= 1
     assert diagnostics["capabilities"]["production_source"] == "ct"
+    assert all(
+        simulator.serial not in key for key in diagnostics["energy_state"]["lifetimes"]
+    )
     assert diagnostics["token"]["role"] == "owner"
     assert diagnostics["tiers"]["live"]["last_update_success"] is True
     assert diagnostics["config_entry"]["data"][CONF_TOKEN] == "**REDACTED**"

@@ -34,8 +34,7 @@ _RAW_SERIAL_PATTERNS = (
 def _redact_text(text: str, serials: set[str]) -> str:
     """Remove serial numbers from a raw response body."""
     for serial in sorted(serials, key=len, reverse=True):
-        if serial:
-            text = text.replace(serial, REDACTED)
+        text = text.replace(serial, REDACTED)
     text = _RAW_SERIAL_PATTERNS[0].sub(rf'\1"{REDACTED}"', text)
     return _RAW_SERIAL_PATTERNS[1].sub(rf"\1{REDACTED}", text)
 

@@ -1,0 +1,258 @@
+"""Bad answers and odd states from the gateway: degrade per endpoint, never crash."""
+
+from datetime import timedelta
+import logging
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.enphase_local import async_remove_config_entry_device
+from custom_components.enphase_local.const import (
+    CONF_ENLIGHTEN_EMAIL,
+    CONF_ENLIGHTEN_PASSWORD,
+    CONF_TOKEN,
+    DOMAIN,
+)
+from custom_components.enphase_local.entity import gateway_model
+from custom_components.enphase_local.envoy import EnvoyInfo, MeterConfig
+from envoy_simulator import EnvoySimulator, FaultKind
+
+DAYTIME = "2025-07-28T18:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def daytime(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
+    """Start on a sunny afternoon (11:00 in California)."""
+    freezer.move_to(DAYTIME)
+    return freezer
+
+
+async def _advance(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    seconds: float,
+    step: float = 10.0,
+) -> None:
+    """Let time pass in steps so every tier polls when it is due."""
+    elapsed = 0.0
+    while elapsed < seconds:
+        freezer.tick(timedelta(seconds=step))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        elapsed += step
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state, which must exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add and set up a config entry."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_unreadable_stored_token_asks_to_sign_in(
+    hass: HomeAssistant, simulator: EnvoySimulator
+) -> None:
+    """A stored token that is not a JWT leads to reauth, not a crash."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=simulator.serial,
+        data={CONF_HOST: simulator.address, CONF_TOKEN: "garbage"},
+    )
+
+    await _setup(hass, entry)
+
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+
+
+async def test_failed_renewal_with_wrong_password_asks_to_sign_in(
+    hass: HomeAssistant, cloud: EnvoySimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An expired token and a changed Enlighten password end in reauth, logged once."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=cloud.serial,
+        data={
+            CONF_HOST: cloud.address,
+            CONF_TOKEN: cloud.mint_token(lifetime_seconds=-5),
+            CONF_ENLIGHTEN_EMAIL: "owner@example.com",
+            CONF_ENLIGHTEN_PASSWORD: "changed-since",
+        },
+    )
+
+    await _setup(hass, entry)
+
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert caplog.text.count("Could not renew the gateway token") == 1
+    assert "changed-since" not in caplog.text
+
+
+async def test_detection_failure_retries_setup(
+    hass: HomeAssistant, simulator: EnvoySimulator, config_entry: MockConfigEntry
+) -> None:
+    """A gateway failing while its endpoints are being discovered is retried later."""
+    simulator.inject("/ivp/meters", "http_500", count=4)
+
+    await _setup(hass, config_entry)
+
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("not_found", "no longer offers /ivp/meters/readings"),
+        ("malformed_json", "sent data that could not be used"),
+    ],
+)
+async def test_broken_ct_endpoint_makes_only_ct_entities_unavailable(
+    hass: HomeAssistant,
+    *,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    kind: FaultKind,
+    message: str,
+) -> None:
+    """A missing or garbled CT endpoint costs CT entities, logged once, nothing else."""
+    inverter = simulator.profile.inverter_serial_start
+    simulator.inject("/ivp/meters/readings", kind)
+
+    await _advance(hass, freezer, 120)
+
+    assert _state(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
+    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    warnings = [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and message in record.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
+async def test_inverter_detail_failing_keeps_last_detail(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """device_data hanging around 23:00 keeps the last detail; power stays live."""
+    inverter = simulator.profile.inverter_serial_start
+    lifetime = float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy"))
+    simulator.inject("/ivp/pdm/device_data", "http_503")
+
+    await _advance(hass, freezer, 10 * 60, step=30)
+
+    assert (
+        float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy")) == lifetime
+    )
+    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+
+    simulator.clear_faults()
+    await _advance(hass, freezer, 6 * 60, step=30)
+
+    assert float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy")) > lifetime
+
+
+@pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
+async def test_inverter_detail_missing_at_start_appears_later(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Detail failing at start-up does not block setup; its entities come later."""
+    inverter = simulator.profile.inverter_serial_start
+    # Two attempts during discovery, two during the first refresh.
+    simulator.inject("/ivp/pdm/device_data", "http_503", count=4)
+
+    await _setup(hass, config_entry)
+
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    assert hass.states.get(f"sensor.inverter_{inverter}_lifetime_energy") is None
+
+    await _advance(hass, freezer, 70)
+
+    assert float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy")) > 0
+
+
+async def test_other_gateway_appearing_at_the_address(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """If another gateway answers at the address, the info tier notices and says so."""
+    port = simulator.port
+    await simulator.stop()
+    async with EnvoySimulator("total_consumption", port=port, cloud_port=None, seed=1):
+        await _advance(hass, freezer, 4 * 3600 + 60, step=600)
+
+        coordinator = init_integration.runtime_data.info_coordinator
+        assert coordinator.last_update_success is False
+        assert "A different gateway (serial 202409033310)" in str(
+            coordinator.last_exception
+        )
+
+
+@pytest.mark.parametrize("profile", ["legacy_standard"])
+async def test_device_removal_on_a_gateway_without_meters(
+    hass: HomeAssistant, simulator: EnvoySimulator, init_integration: MockConfigEntry
+) -> None:
+    """Without CT meters, removal still knows which inverters are current."""
+    device_registry = dr.async_get(hass)
+    current = device_registry.async_get_device_by_identifier(
+        (DOMAIN, str(simulator.profile.inverter_serial_start)),
+        init_integration.entry_id,
+    )
+    assert current is not None
+
+    assert (
+        await async_remove_config_entry_device(hass, init_integration, current) is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("part_number", "metered", "meters", "model"),
+    [
+        ("800-00069-r05", None, None, "Envoy-R"),
+        ("800-01135-r02", True, [], "IQ Gateway (no CTs in use)"),
+        ("999-00000-r01", True, None, "Envoy Metered"),
+        (None, False, [], "Envoy"),
+    ],
+)
+def test_gateway_model_names(
+    part_number: str | None,
+    metered: bool | None,
+    meters: list[MeterConfig] | None,
+    model: str,
+) -> None:
+    """The gateway's model comes from its part number and metering set-up."""
+    info = EnvoyInfo(
+        serial="1",
+        part_number=part_number,
+        firmware="8.2.4345",
+        firmware_version=(8, 2, 4345),
+        metered=metered,
+        web_tokens=True,
+    )
+
+    assert gateway_model(info, meters) == model
