@@ -1,6 +1,7 @@
 """Energy sensors as the Energy dashboard sees them, through gateway glitches."""
 
 from datetime import timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorStateClass
@@ -86,6 +87,8 @@ async def test_zero_glitch_never_reaches_the_dashboard(
 @pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
 async def test_inverter_counter_wrap_is_corrected(
     hass: HomeAssistant,
+    *,
+    hass_storage: dict[str, Any],
     simulator: EnvoySimulator,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
@@ -112,6 +115,11 @@ async def test_inverter_counter_wrap_is_corrected(
     assert values[-1] > before
     assert values[-1] - before < 0.2  # kWh: a dozen minutes of one inverter
     assert "wrapped at 2^32 J" in caplog.text
+    # The offset is saved at once, so a crash right after cannot lose it.
+    stored = hass_storage[f"enphase_local.{config_entry.entry_id}.energy"]["data"]
+    assert stored["lifetimes"][f"inverter_{serial}"]["offset_wh"] == pytest.approx(
+        WRAP_KWH * 1000
+    )
 
 
 @pytest.mark.parametrize("profile", ["legacy_standard"])

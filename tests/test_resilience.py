@@ -97,7 +97,7 @@ async def test_failed_renewal_with_wrong_password_asks_to_sign_in(
     await _setup(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert caplog.text.count("Could not renew the gateway token") == 1
+    assert caplog.text.count("Could not renew gateway access") == 1
     assert "changed-since" not in caplog.text
 
 

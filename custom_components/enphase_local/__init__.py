@@ -7,7 +7,10 @@ from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_FINAL_WRITE, Plat
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
-from homeassistant.helpers.event import async_track_time_change
+from homeassistant.helpers.event import (
+    async_track_time_change,
+    async_track_time_interval,
+)
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -15,6 +18,7 @@ from homeassistant.util import dt as dt_util
 from . import const
 from .const import DOMAIN
 from .coordinator import (
+    ENERGY_SAVE_INTERVAL,
     STORAGE_VERSION,
     EnergyLog,
     EnphaseLocalConfigEntry,
@@ -133,9 +137,13 @@ async def async_setup_entry(
         async_track_time_change(hass, _async_midnight, hour=0, minute=0, second=0)
     )
 
-    async def _async_save_energy(_event: Event | None = None) -> None:
+    async def _async_save_energy(_event: Event | datetime | None = None) -> None:
         await energy_store.async_save(energy.as_dict())
 
+    # Saved on a timer, not per poll: CT totals change every few seconds.
+    entry.async_on_unload(
+        async_track_time_interval(hass, _async_save_energy, ENERGY_SAVE_INTERVAL)
+    )
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, _async_save_energy)
     )

@@ -76,7 +76,11 @@ from .envoy import (
 )
 
 STORAGE_VERSION = 1
-ENERGY_SAVE_DELAY_S = 60
+ENERGY_SAVE_INTERVAL = timedelta(minutes=5)
+"""Totals are saved this often, and at once after a correction worth keeping."""
+_SAVE_NOW_EVENTS = frozenset(
+    {EnergyEvent.WRAP_CORRECTED, EnergyEvent.RESET_ACCEPTED, EnergyEvent.JUMP_ACCEPTED}
+)
 
 LIVE_GRACE = timedelta(seconds=60)
 PRODUCTION_GRACE = timedelta(minutes=5)
@@ -218,13 +222,15 @@ class TokenKeeper:
             )
             info = self.envoy.use_token(token)
         except (EnlightenError, EnvoyTokenError) as err:
-            LOGGER.warning("Could not renew the gateway token from Enlighten: %s", err)
+            LOGGER.warning("Could not renew gateway access from Enlighten: %s", err)
             return False
         self.token_info = info
         self.hass.config_entries.async_update_entry(
             self.entry, data={**self.entry.data, CONF_TOKEN: token}
         )
-        LOGGER.info("Renewed the gateway token; it expires %s", info.expires_at)
+        LOGGER.info(
+            "Renewed gateway access from Enlighten; valid until %s", info.expires_at
+        )
         self._async_update_issue()
         for listener in self.listeners:
             listener()
@@ -295,9 +301,9 @@ class EnphaseLocalRuntimeData:
     reachable: bool = True
     last_contact: datetime | None = None
 
-    def save_energy(self) -> None:
-        """Persist energy state soon, batching frequent updates."""
-        self.energy_store.async_delay_save(self.energy.as_dict, ENERGY_SAVE_DELAY_S)
+    def save_energy_now(self) -> None:
+        """Persist energy state right away (a wrap offset must not be lost)."""
+        self.energy_store.async_delay_save(self.energy.as_dict)
 
 
 type EnphaseLocalConfigEntry = ConfigEntry[EnphaseLocalRuntimeData]
@@ -417,6 +423,8 @@ class EnphaseLocalCoordinator[DataT](DataUpdateCoordinator[DataT]):
             key, raw, time.time(), wraps=wraps, max_power_w=max_power_w
         )
         runtime.energy_log.report(key, event, raw)
+        if event in _SAVE_NOW_EVENTS:
+            runtime.save_energy_now()
         if value is not None:
             energy[key] = value
         return value
@@ -537,7 +545,6 @@ class LiveCoordinator(EnphaseLocalCoordinator[LiveData]):
             for phase, channel in enumerate(reading.channels, start=1):
                 self._track_counters(energy, f"ct_{eid}_l{phase}", channel)
         self._derive_site_energy(meters, readings, energy)
-        self.runtime.save_energy()
         return LiveData(readings=readings, energy=energy)
 
     def _track_counters(
@@ -665,7 +672,6 @@ class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
                     max_power_w=self.max_power_w,
                 )
                 self.track_daily(energy, "production", lifetime)
-        self.runtime.save_energy()
         return ProductionData(
             api_production=api_production, report=report, energy=energy
         )
@@ -749,7 +755,6 @@ class InvertersCoordinator(EnphaseLocalCoordinator[InverterData]):
                 max_power_w=INVERTER_MAX_POWER_W,
             )
             self.track_daily(energy, key, lifetime)
-        self.runtime.save_energy()
         return InverterData(
             inverters=inverters,
             device_count=(
