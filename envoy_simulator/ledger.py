@@ -1,6 +1,7 @@
 """Running integrals of a vector of powers on a fixed time grid."""
 
 from array import array
+from collections.abc import Sequence
 import math
 from typing import Protocol
 
@@ -26,6 +27,10 @@ class Sampler(Protocol):
 
     def sample(self, t: float, dt: float) -> list[float]:
         """Return the powers at ``t`` and advance internal state by ``dt`` seconds."""
+        ...
+
+    def restore(self, powers: Sequence[float], dt: float) -> None:
+        """Put internal state where sampling ``powers`` and stepping ``dt`` left it."""
         ...
 
 
@@ -132,6 +137,33 @@ class Ledger:
         needed = int((t - self.origin) // STEP_S) + 2
         if needed > self._count:
             self._extend(needed)
+
+    def rewind(self, t: float) -> None:
+        """Forget the grid points after ``t`` so they are sampled again.
+
+        The sampler changed its mind about everything after ``t`` (an
+        inverter went quiet, say): values up to ``t`` stay exactly as they
+        were and later ones follow the new powers. ``t`` should sit on the
+        grid; points in the trimmed past or the prehistory force a rebuild
+        around the same origin, which gives identical values up to ``t``.
+        """
+        last = math.floor((t - self.origin) / STEP_S)
+        if last + 1 >= self._count:
+            return
+        if last < max(self._first_k, 0):
+            self.rebuilds += 1
+            self._build(self.origin)
+            return
+        width = self._width
+        rows = last + 1 - self._first_k
+        del self._fine_cum[rows * width :]
+        del self._fine_pow[rows * width :]
+        start = (rows - 1) * width
+        self._last_cum = list(self._fine_cum[start : start + width])
+        self._last_pow = list(self._fine_pow[start : start + width])
+        self._count = last + 1
+        del self._checkpoints[last // _CHECKPOINT_POINTS + 1 :]
+        self._sampler.restore(self._last_pow, STEP_S)
 
     def value(self, quantity: int, t: float) -> float:
         """Return the integral of ``quantity`` from the origin to ``t`` in W*s."""

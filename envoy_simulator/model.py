@@ -1,15 +1,18 @@
 """Site physics: sun, loads, battery, CT meters and microinverters over time.
 
-Everything is a pure function of the seed and the simulator clock: powers come
-from index-addressed noise, and every energy counter is the integral of its
-power (see ledger.py), so a client can check energy against power.
+Everything is a pure function of the seed, the simulator clock and the site
+changes made at run time (see fleet.py): powers come from index-addressed noise,
+and every energy counter is the integral of its power (see ledger.py), so a
+client can check energy against power.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 import math
 from zoneinfo import ZoneInfo
 
+from .fleet import FleetEpoch, FleetSchedule, Span, grid_after, span_pieces
 from .ledger import STEP_S, Ledger
 from .noise import smooth_noise, stream_key, unit
 from .profiles import MeasurementType, Profile
@@ -26,6 +29,7 @@ _DEVICE_ID_BASE = 553648384
 _CHANNEL_EID_BASE = 1627390225
 _CT_CHANNEL_EID_BASE = 1778385169
 _ID_STEP = 256
+MAX_ADDED_INVERTERS = 1000
 
 
 def _gauss(hour: float, centre: float, width: float) -> float:
@@ -180,6 +184,7 @@ class InverterReport:
 
     spec: InverterSpec
     report_time: int
+    duration_s: int
     watts: int
     max_watts: int
     interval_joules: int
@@ -230,7 +235,9 @@ class SiteSampler:
         self.calendar = calendar
         phases = profile.phase_count
         self.phases = phases
-        types = set(profile.enabled_meter_types)
+        # The house and the grid are there whether or not a CT watches them,
+        # so a CT switched on at run time reads live values at once.
+        types = {meter.measurement_type for meter in profile.meters}
         self.has_battery = profile.battery_capacity_wh > 0
         self.has_loads = bool(types - {"production"}) or self.has_battery
         self.has_net = "net-consumption" in types
@@ -251,8 +258,9 @@ class SiteSampler:
 
         weights = {1: [1.0], 2: [0.55, 0.45], 3: [0.42, 0.33, 0.25]}[phases]
         self.load_weights = weights
-        self.peak_total_w = 0.0
-        self.production_shares = [0.0] * phases
+        self.schedule = FleetSchedule(
+            FleetEpoch(None, None, 0.0, tuple([0.0] * phases))
+        )
         self._cloud_key = stream_key(seed, "cloud")
         self._event_keys = [
             tuple(stream_key(seed, "event", phase, part) for part in range(4))
@@ -272,15 +280,24 @@ class SiteSampler:
         """Return how many quantities a sample holds."""
         return self._width
 
-    def set_production(self, peak_total_w: float, shares: list[float]) -> None:
-        """Set the array's peak power and how it splits over the phases."""
-        self.peak_total_w = peak_total_w
-        self.production_shares = shares
+    def set_schedule(self, schedule: FleetSchedule) -> None:
+        """Take the array's peak power and phase split over time from ``schedule``."""
+        self.schedule = schedule
 
     def reset(self) -> None:
         """Restart the battery from its initial charge."""
         self._stored_wh = self.initial_stored_wh
         self._event_cache = [(-1, 0.0, 0.0, 0.0)] * self.phases
+
+    def restore(self, powers: Sequence[float], dt: float) -> None:
+        """Put the battery where sampling ``powers`` and stepping ``dt`` left it."""
+        if self.has_battery:
+            self._stored_wh = (
+                powers[self.stored]
+                + (powers[self.charge] * _BATTERY_EFFICIENCY - powers[self.discharge])
+                * dt
+                / 3600.0
+            )
 
     def solar_fraction(self, t: float, day: DayInfo) -> float:
         """Return production as a fraction of the array's peak."""
@@ -335,9 +352,8 @@ class SiteSampler:
         if not self.has_loads:
             return values
         phases = self.phases
-        production = [
-            share * self.peak_total_w * fraction for share in self.production_shares
-        ]
+        epoch = self.schedule.sampled_at(t)
+        production = [share * epoch.peak_total_w * fraction for share in epoch.shares]
         loads = [self.phase_load(phase, t, day) for phase in range(phases)]
         for phase, index in enumerate(self.loads):
             values[index] = loads[phase]
@@ -384,19 +400,21 @@ class SiteModel:
         self.seed = seed
         self.calendar = LocalCalendar(profile.timezone, seed)
         self.sampler = SiteSampler(profile, seed, self.calendar)
-        self.inverters = self._make_inverters()
+        self._inverter_spec_key = stream_key(seed, "inverters", profile.serial)
+        self.inverters = [
+            self._make_inverter(index, None) for index in range(profile.inverter_count)
+        ]
+        self._by_serial = {spec.serial: spec for spec in self.inverters}
+        # Inverters whose production changed at run time, and when added ones joined.
+        self._spans: dict[int, list[Span]] = {}
+        self._joined: dict[int, float] = {}
         phases = profile.phase_count
-        peak_total = sum(inv.peak_w for inv in self.inverters)
-        if profile.phase_mode == "split" or phases == 1:
-            # Split-phase microinverters feed L1-L2: both legs carry the same current.
-            shares = [1.0 / phases] * phases
-        else:
-            per_phase = [0.0] * phases
-            for inv in self.inverters:
-                per_phase[inv.phase] += inv.peak_w
-            shares = [value / peak_total for value in per_phase]
-        self.peak_total_w = peak_total
-        self.sampler.set_production(peak_total, shares)
+        built = self._fleet_epoch(self.inverters, None)
+        self.schedule = FleetSchedule(built)
+        self.sampler.set_schedule(self.schedule)
+        # The site as built sets the lifetime counters' starting values.
+        self.peak_total_w = built.peak_total_w
+        shares = list(built.shares)
         self.production_shares = shares
         self._standby_w = [
             0.5 + 0.03 * profile.inverter_count * share for share in shares
@@ -414,32 +432,160 @@ class SiteModel:
 
     # -- construction -------------------------------------------------------
 
-    def _make_inverters(self) -> list[InverterSpec]:
-        """Create the inverters with their slight differences."""
+    def _make_inverter(self, index: int, joined: float | None) -> InverterSpec:
+        """Create inverter ``index`` with its slight differences.
+
+        ``joined`` is when an inverter added at run time joined the site;
+        None for those the site was built with.
+        """
         profile = self.profile
-        key = stream_key(self.seed, "inverters", profile.serial)
-        inverters: list[InverterSpec] = []
-        for index in range(profile.inverter_count):
+        key = self._inverter_spec_key
+        if joined is None:
             # A few inverters were replaced after the original install.
             replaced = unit(key, 10 * index + 5) < 0.08
             installed = profile.installed_epoch + (400 * 86400.0 if replaced else 0.0)
-            inverters.append(
-                InverterSpec(
-                    index=index,
-                    serial=str(profile.inverter_serial_start + index),
-                    device_id=_DEVICE_ID_BASE + _ID_STEP * index,
-                    channel_eid=_CHANNEL_EID_BASE + _ID_STEP * index,
-                    peak_w=profile.inverter_peak_w
-                    * (0.93 + 0.09 * unit(key, 10 * index)),
-                    phase=index % profile.phase_count,
-                    report_offset_s=int(unit(key, 10 * index + 1) * REPORT_INTERVAL_S),
-                    installed_epoch=installed + unit(key, 10 * index + 2) * 3600,
-                    voltage_trim=0.006 * (unit(key, 10 * index + 3) - 0.5),
-                    rssi=int(100 + 15 * unit(key, 10 * index + 4)),
-                    issi=int(60 + 15 * unit(key, 10 * index + 6)),
-                )
+            installed += unit(key, 10 * index + 2) * 3600
+        else:
+            installed = joined
+        return InverterSpec(
+            index=index,
+            serial=str(profile.inverter_serial_start + index),
+            device_id=_DEVICE_ID_BASE + _ID_STEP * index,
+            channel_eid=_CHANNEL_EID_BASE + _ID_STEP * index,
+            peak_w=profile.inverter_peak_w * (0.93 + 0.09 * unit(key, 10 * index)),
+            phase=index % profile.phase_count,
+            report_offset_s=int(unit(key, 10 * index + 1) * REPORT_INTERVAL_S),
+            installed_epoch=installed,
+            voltage_trim=0.006 * (unit(key, 10 * index + 3) - 0.5),
+            rssi=int(100 + 15 * unit(key, 10 * index + 4)),
+            issi=int(60 + 15 * unit(key, 10 * index + 6)),
+        )
+
+    def _fleet_epoch(
+        self, producing: list[InverterSpec], start: float | None
+    ) -> FleetEpoch:
+        """Return the epoch in which ``producing`` are the producing inverters."""
+        profile = self.profile
+        phases = profile.phase_count
+        peak_total = sum(inv.peak_w for inv in producing)
+        if profile.phase_mode == "split" or phases == 1:
+            # Split-phase microinverters feed L1-L2: both legs carry the same current.
+            shares = [1.0 / phases] * phases
+        else:
+            per_phase = [0.0] * phases
+            for inv in producing:
+                per_phase[inv.phase] += inv.peak_w
+            shares = (
+                [value / peak_total for value in per_phase]
+                if peak_total
+                else [0.0] * phases
             )
-        return inverters
+        return FleetEpoch(
+            start=start,
+            grid_start=None if start is None else grid_after(start),
+            peak_total_w=peak_total,
+            shares=tuple(shares),
+        )
+
+    # -- site changes -------------------------------------------------------
+
+    def present(self, spec: InverterSpec, t: float) -> bool:
+        """Return whether ``spec`` is part of the site at ``t`` (added ones join)."""
+        joined = self._joined.get(spec.index)
+        return joined is None or joined <= t
+
+    def producing(self, spec: InverterSpec, t: float) -> bool:
+        """Return whether ``spec`` produces (and reports) at ``t``."""
+        spans = self._spans.get(spec.index)
+        if spans is None:
+            return True
+        return any(span.holds(t) for span in spans)
+
+    def silenced(self, t: float) -> list[str]:
+        """Return the serials of the present inverters that are silent at ``t``."""
+        return [
+            spec.serial
+            for spec in self.inverters
+            if self.present(spec, t) and not self.producing(spec, t)
+        ]
+
+    def added(self, t: float) -> list[str]:
+        """Return the serials of the inverters added at run time, present at ``t``."""
+        return [
+            spec.serial
+            for spec in self.inverters
+            if spec.index in self._joined and self.present(spec, t)
+        ]
+
+    def silence(self, serial: str, t: float) -> bool:
+        """Stop inverter ``serial`` producing and reporting from ``t``; False if it already is."""
+        spec = self._live_inverter(serial, t)
+        spans = self._spans.setdefault(spec.index, [Span(None)])
+        if spans[-1].end is not None:
+            return False
+        spans[-1].end = t
+        self._changed(t, spec)
+        return True
+
+    def resume(self, serial: str, t: float) -> bool:
+        """Make a silenced inverter produce and report again from ``t``; False if it does."""
+        spec = self._live_inverter(serial, t)
+        spans = self._spans.get(spec.index)
+        if spans is None or spans[-1].end is None:
+            return False
+        spans.append(Span(t))
+        self._changed(t, spec)
+        return True
+
+    def add_inverters(self, count: int, t: float) -> list[InverterSpec]:
+        """Add ``count`` new inverters joining the site at ``t``."""
+        if not 1 <= count <= MAX_ADDED_INVERTERS:
+            raise ValueError(
+                f"count must be between 1 and {MAX_ADDED_INVERTERS}, not {count}"
+            )
+        self._check_order(t)
+        profile = self.profile
+        # Serials go on after the present ones and those removed long ago.
+        first = max(
+            profile.inverter_count + profile.gone_inverters,
+            self.inverters[-1].index + 1 if self.inverters else 0,
+        )
+        added = [self._make_inverter(first + n, t) for n in range(count)]
+        for spec in added:
+            self.inverters.append(spec)
+            self._by_serial[spec.serial] = spec
+            self._spans[spec.index] = [Span(t)]
+            self._joined[spec.index] = t
+        self._changed(t, *added)
+        return added
+
+    def _live_inverter(self, serial: str, t: float) -> InverterSpec:
+        """Return the present inverter ``serial`` at ``t`` or raise ValueError."""
+        spec = self._by_serial.get(serial)
+        if spec is None or not self.present(spec, t):
+            raise ValueError(f"no inverter with serial {serial!r}")
+        self._check_order(t)
+        return spec
+
+    def _check_order(self, t: float) -> None:
+        """Refuse a change before the latest one (the clock was set back)."""
+        last = self.schedule.last_change
+        if last is not None and t < last:
+            raise ValueError(
+                f"the clock ({t}) is before the latest site change ({last}); "
+                "changes must come in time order"
+            )
+
+    def _changed(self, t: float, *specs: InverterSpec) -> None:
+        """Start a fleet epoch at ``t`` and forget what the change made stale."""
+        for spec in specs:
+            self._max_cache.pop(spec.index, None)
+        epoch = self._fleet_epoch(
+            [spec for spec in self.inverters if self.producing(spec, t)], t
+        )
+        self.schedule.add(epoch)
+        assert epoch.grid_start is not None
+        self.ledger.rewind(epoch.grid_start)
 
     def _make_constants(self) -> dict[MeasurementType, list[PhaseConstants]]:
         """Pick each CT phase's power-factor behaviour."""
@@ -491,12 +637,14 @@ class SiteModel:
         ledger = self.ledger
         sampler = self.sampler
         if kind == "production":
-            scale = self.production_shares[phase] * self.peak_total_w
+            # The producing fleet can change: power steps with it and the
+            # integral adds up each epoch's share, so energy stays exact.
+            scale = self.schedule.at(t).phase_peak_w(phase)
             standby = self._standby_w[phase]
             return (
                 scale * ledger.power(sampler.solar, t),
                 standby * ledger.power(sampler.night, t),
-                scale * ledger.value(sampler.solar, t),
+                self._fleet_solar(phase, None, t),
                 standby * ledger.value(sampler.night, t),
             )
         if kind == "net-consumption":
@@ -579,8 +727,39 @@ class SiteModel:
 
     # -- inverters ----------------------------------------------------------
 
-    def last_report_time(self, spec: InverterSpec, t: float) -> float:
+    def last_report_time(self, spec: InverterSpec, t: float) -> int:
         """Return when ``spec`` last reported: every 5 min while it produces, frozen at night."""
+        return self.report_window(spec, t)[0]
+
+    def report_window(self, spec: InverterSpec, t: float) -> tuple[int, float]:
+        """Return when ``spec`` last reported as of ``t`` and since when that report counts.
+
+        A report normally covers the 5 minutes before it. The first one after
+        the inverter joined or resumed covers only the time since; a joining
+        inverter reports (nothing yet) the moment it joins. A silenced one
+        keeps its last report. ``spec`` must be present at ``t``.
+        """
+        spans = self._spans.get(spec.index)
+        if spans is None:
+            report_time = self._stagger_report_time(spec, t)
+            return report_time, report_time - REPORT_INTERVAL_S
+        for span in reversed(spans):
+            if span.start is not None and span.start > t:
+                continue
+            report_time = self._stagger_report_time(
+                spec, t if span.end is None else min(span.end, t)
+            )
+            if span.start is None:
+                return report_time, report_time - REPORT_INTERVAL_S
+            if report_time > span.start:
+                return report_time, max(report_time - REPORT_INTERVAL_S, span.start)
+            if span is spans[0]:
+                joined = math.floor(span.start)
+                return joined, joined
+        raise ValueError(f"inverter {spec.serial} is not part of the site at {t}")
+
+    def _stagger_report_time(self, spec: InverterSpec, t: float) -> int:
+        """Return the latest of ``spec``'s 5-minute report slots by ``t`` (frozen at night)."""
         offset = spec.report_offset_s
         day = self.calendar.day(t)
         boundary = (
@@ -597,21 +776,69 @@ class SiteModel:
             + offset
         )
 
-    def true_lifetime_joules(self, spec: InverterSpec, t: float) -> float:
-        """Return the inverter's unwrapped lifetime production at ``t`` (J)."""
-        age_s = self.ledger.origin - spec.installed_epoch
-        start = spec.peak_w * _CAPACITY_FACTOR * age_s
-        produced = spec.peak_w * self.ledger.value(self.sampler.solar, t)
-        return start + produced + self.wrap_offsets_j.get(spec.index, 0.0)
+    def _solar(self, spans: list[Span] | None, lo: float | None, hi: float) -> float:
+        """Return the solar integral over the part of ``(lo, hi]`` ``spans`` produce in.
 
-    def _interval_watts(self, spec: InverterSpec, end: float) -> float:
-        """Return the inverter's average power over the report interval ending at ``end``."""
+        ``spans`` None means always producing; ``lo`` None means from the
+        ledger's zero. Multiply by an inverter's peak power for joules.
+        """
         ledger = self.ledger
         solar = self.sampler.solar
-        joules = spec.peak_w * (
-            ledger.value(solar, end) - ledger.value(solar, end - REPORT_INTERVAL_S)
-        )
-        return joules / REPORT_INTERVAL_S
+        if spans is None:
+            if lo is None:
+                return ledger.value(solar, hi)
+            return ledger.value(solar, hi) - ledger.value(solar, lo)
+        total = 0.0
+        for a, b in span_pieces(spans, lo, hi):
+            if a is None:
+                total += ledger.value(solar, b)
+            else:
+                total += ledger.value(solar, b) - ledger.value(solar, a)
+        return total
+
+    def _fleet_solar(self, phase: int | None, lo: float | None, hi: float) -> float:
+        """Return the producing fleet's energy over ``(lo, hi]`` (W*s), of one phase or all.
+
+        ``lo`` None means from the ledger's zero, as for a CT's integral.
+        """
+        ledger = self.ledger
+        solar = self.sampler.solar
+        total: float | None = None
+        for epoch, a, b in self.schedule.pieces(lo, hi):
+            scale = epoch.peak_total_w if phase is None else epoch.phase_peak_w(phase)
+            if a is None:
+                part = scale * ledger.value(solar, b)
+            else:
+                part = scale * (ledger.value(solar, b) - ledger.value(solar, a))
+            total = part if total is None else total + part
+        return 0.0 if total is None else total
+
+    def true_lifetime_joules(self, spec: InverterSpec, t: float) -> float:
+        """Return the inverter's unwrapped lifetime production at ``t`` (J)."""
+        if spec.index in self._joined:
+            start = 0.0
+        else:
+            age_s = self.ledger.origin - spec.installed_epoch
+            start = spec.peak_w * _CAPACITY_FACTOR * age_s
+        produced = spec.peak_w * self._solar(self._spans.get(spec.index), None, t)
+        return start + produced + self.wrap_offsets_j.get(spec.index, 0.0)
+
+    def _interval_watts(self, spec: InverterSpec, end: float) -> float | None:
+        """Return the average power of a report at slot ``end`` (None: no report then)."""
+        spans = self._spans.get(spec.index)
+        if spans is None:
+            joules = spec.peak_w * self._solar(None, end - REPORT_INTERVAL_S, end)
+            return joules / REPORT_INTERVAL_S
+        for span in spans:
+            if (span.start is None or span.start < end) and (
+                span.end is None or end <= span.end
+            ):
+                since = end - REPORT_INTERVAL_S
+                if span.start is not None:
+                    since = max(since, span.start)
+                joules = spec.peak_w * self._solar(None, since, end)
+                return joules / (end - since)
+        return None
 
     def _max_today(self, spec: InverterSpec, report_time: float, day: DayInfo) -> int:
         """Return the highest report of the local day up to ``report_time``."""
@@ -630,7 +857,9 @@ class SiteModel:
             scanned, best = cached[1], cached[2]
         boundary = scanned + REPORT_INTERVAL_S
         while boundary <= report_time:
-            best = max(best, self._interval_watts(spec, boundary))
+            watts = self._interval_watts(spec, boundary)
+            if watts is not None:
+                best = max(best, watts)
             scanned = boundary
             boundary += REPORT_INTERVAL_S
         self._max_cache[spec.index] = (day.midnight, scanned, best)
@@ -638,25 +867,21 @@ class SiteModel:
 
     def inverter_report(self, spec: InverterSpec, t: float) -> InverterReport:
         """Return the inverter's latest report as of ``t``."""
-        ledger = self.ledger
-        solar = self.sampler.solar
-        report_time = self.last_report_time(spec, t)
+        spans = self._spans.get(spec.index)
+        report_time, since = self.report_window(spec, t)
+        duration = report_time - since
         day = self.calendar.day(t)
         yesterday = self.calendar.by_ordinal(day.ordinal - 1)
         week_start = self.calendar.by_ordinal(day.ordinal - 6)
-        at_report = ledger.value(solar, report_time)
-        interval = spec.peak_w * (
-            at_report - ledger.value(solar, report_time - REPORT_INTERVAL_S)
+        interval = spec.peak_w * self._solar(None, since, report_time)
+        watts = interval / duration if duration > 0 else 0.0
+        today_j = (
+            spec.peak_w * max(0.0, self._solar(spans, day.midnight, report_time))
+            if report_time > day.midnight
+            else 0.0
         )
-        watts = interval / REPORT_INTERVAL_S
-        at_midnight = ledger.value(solar, day.midnight)
-        today_j = spec.peak_w * max(0.0, at_report - at_midnight)
-        yesterday_j = spec.peak_w * (
-            at_midnight - ledger.value(solar, yesterday.midnight)
-        )
-        earlier_j = spec.peak_w * (
-            at_midnight - ledger.value(solar, week_start.midnight)
-        )
+        yesterday_j = spec.peak_w * self._solar(spans, yesterday.midnight, day.midnight)
+        earlier_j = spec.peak_w * self._solar(spans, week_start.midnight, day.midnight)
         lifetime = self.true_lifetime_joules(spec, report_time)
         key = self._inverter_key
         noise_index = int(report_time) * 131 + spec.index
@@ -681,6 +906,7 @@ class SiteModel:
         return InverterReport(
             spec=spec,
             report_time=int(report_time),
+            duration_s=round(duration),
             watts=round(watts),
             max_watts=max(
                 self._max_today(spec, report_time, day),
@@ -712,8 +938,12 @@ class SiteModel:
         return line * (1.0 + spec.voltage_trim)
 
     def inverter_reports(self, t: float) -> list[InverterReport]:
-        """Return every inverter's latest report as of ``t``."""
-        return [self.inverter_report(spec, t) for spec in self.inverters]
+        """Return the latest report of every inverter present at ``t``."""
+        return [
+            self.inverter_report(spec, t)
+            for spec in self.inverters
+            if self.present(spec, t)
+        ]
 
     def inverter_totals(
         self, reports: list[InverterReport], t: float
@@ -721,11 +951,7 @@ class SiteModel:
         """Return the gateway's sums over the inverter reports."""
         day = self.calendar.day(t)
         week_ago = self.calendar.by_ordinal(day.ordinal - 7)
-        ledger = self.ledger
-        solar = self.sampler.solar
-        seven_days_j = self.peak_total_w * (
-            ledger.value(solar, day.midnight) - ledger.value(solar, week_ago.midnight)
-        )
+        seven_days_j = self._fleet_solar(None, week_ago.midnight, day.midnight)
         recent = [r for r in reports if r.report_time >= t - 2 * REPORT_INTERVAL_S]
         return InverterTotals(
             watts_now=sum(r.watts for r in recent),
@@ -742,7 +968,9 @@ class SiteModel:
         """Move inverters' lifetime counters next to the 32-bit wrap; return their serials."""
         moved: list[str] = []
         for spec in self.inverters:
-            if serials is not None and spec.serial not in serials:
+            if not self.present(spec, t) or (
+                serials is not None and spec.serial not in serials
+            ):
                 continue
             total = self.true_lifetime_joules(spec, self.last_report_time(spec, t))
             if immediate:

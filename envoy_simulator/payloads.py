@@ -173,28 +173,42 @@ class PayloadBuilder:
 
     def inverters_v1(self, gateway: Profile, t: float) -> list[dict[str, Any]]:
         """Return /api/v1/production/inverters."""
-        entries: list[dict[str, Any]] = []
         with_dev_type = gateway.inverters_have_dev_type
-        for report in self.model.inverter_reports(t):
-            entry: dict[str, Any] = {
-                "serialNumber": report.spec.serial,
-                "lastReportDate": report.report_time,
+
+        def entry(serial: str, report_time: int, watts: int, most: int) -> Json:
+            fields: dict[str, Any] = {
+                "serialNumber": serial,
+                "lastReportDate": report_time,
             }
             if with_dev_type:
-                entry["devType"] = 1
-            entry["lastReportWatts"] = report.watts
-            entry["maxReportWatts"] = report.max_watts
-            entries.append(entry)
-        for serial, gone_time, _ in self._gone_inverters():
-            entry = {"serialNumber": serial, "lastReportDate": gone_time}
-            if with_dev_type:
-                entry["devType"] = 1
-            entry["lastReportWatts"] = 0
-            entry["maxReportWatts"] = 0
-            entries.append(entry)
-        return entries
+                fields["devType"] = 1
+            fields["lastReportWatts"] = watts
+            fields["maxReportWatts"] = most
+            return fields
 
-    def _gone_inverters(self) -> list[tuple[str, int, int]]:
+        built, added = self._reports_by_age(t)
+        return [
+            *(entry(r.spec.serial, r.report_time, r.watts, r.max_watts) for r in built),
+            *(entry(serial, gone_time, 0, 0) for serial, gone_time, _ in self._gone()),
+            *(entry(r.spec.serial, r.report_time, r.watts, r.max_watts) for r in added),
+        ]
+
+    def _reports_by_age(
+        self, t: float
+    ) -> tuple[list[InverterReport], list[InverterReport]]:
+        """Return the reports of the inverters the site was built with, and of added ones.
+
+        The gateway lists devices by id: the original inverters, the removed
+        ones that linger, then those added at run time.
+        """
+        count = self.hardware.inverter_count
+        reports = self.model.inverter_reports(t)
+        return (
+            [r for r in reports if r.spec.index < count],
+            [r for r in reports if r.spec.index >= count],
+        )
+
+    def _gone(self) -> list[tuple[str, int, int]]:
         """Return (serial, last report, device id) of removed inverters that linger."""
         hardware = self.hardware
         count = hardware.inverter_count
@@ -223,10 +237,10 @@ class PayloadBuilder:
                 "measurementType": meter.measurement_type,
                 "phaseMode": hardware.phase_mode,
                 "phaseCount": hardware.phase_count,
-                "meteringStatus": "normal" if meter.enabled else "not-metering",
+                "meteringStatus": meter.status,
             }
             if gateway.major >= 7:
-                entry["statusFlags"] = []
+                entry["statusFlags"] = list(meter.status_flags)
             entries.append(entry)
         return entries
 
@@ -292,17 +306,16 @@ class PayloadBuilder:
         entries: list[tuple[str, dict[str, Any]]] = []
         if "production" in hardware.enabled_meter_types:
             entries.append((str(hardware.meter_eid(0)), self._eim_device(t)))
-        entries.extend(
-            (str(r.spec.device_id), _pcu_device(r))
-            for r in self.model.inverter_reports(t)
-        )
+        built, added = self._reports_by_age(t)
+        entries.extend((str(r.spec.device_id), _pcu_device(r)) for r in built)
         entries.extend(
             (
                 str(device_id),
                 _gone_device(serial, gone_time, device_id, hardware.installed_epoch),
             )
-            for serial, gone_time, device_id in self._gone_inverters()
+            for serial, gone_time, device_id in self._gone()
         )
+        entries.extend((str(r.spec.device_id), _pcu_device(r)) for r in added)
         body: dict[str, Any] = dict(entries[: hardware.device_data_limit])
         body["deviceCount"] = len(entries)
         body["deviceDataLimit"] = hardware.device_data_limit
@@ -542,8 +555,9 @@ class PayloadBuilder:
                 "created_date": str(int(r.spec.installed_epoch)),
                 "img_pnum_running": f"520-00082-r01-v{gateway.major:02d}.30.32",
                 "chaneid": r.spec.channel_eid,
-                "producing": r.report_time >= t - 2 * REPORT_INTERVAL_S,
-                "communicating": True,
+                "producing": self.model.producing(r.spec, t)
+                and r.report_time >= t - 2 * REPORT_INTERVAL_S,
+                "communicating": self.model.producing(r.spec, t),
                 "provisioned": True,
                 "operating": True,
             }
@@ -558,7 +572,11 @@ class PayloadBuilder:
     def home(self, gateway: Profile, t: float) -> dict[str, Any]:
         """Return a minimal /home.json."""
         local = self.model.calendar.local_time(t)
-        count = self.hardware.inverter_count
+        count = sum(
+            1
+            for spec in self.model.inverters
+            if self.model.present(spec, t) and self.model.producing(spec, t)
+        )
         return {
             "software_build_epoch": int(self.hardware.installed_epoch),
             "is_nonvoy": False,
@@ -840,7 +858,7 @@ def _pcu_device(report: InverterReport) -> dict[str, Any]:
                     "eid": spec.channel_eid,
                     "interval_type": 0,
                     "endDate": report.report_time,
-                    "duration": REPORT_INTERVAL_S,
+                    "duration": report.duration_s,
                     "flags": 0,
                     "flags_hex": "0x0000000000000000",
                     "joulesProduced": report.interval_joules,

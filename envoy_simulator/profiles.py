@@ -2,12 +2,15 @@
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 type MeasurementType = Literal[
     "production", "net-consumption", "total-consumption", "storage"
 ]
 type PhaseMode = Literal["single", "split", "three"]
+type MeteringStatus = Literal["normal", "not-metering", "check-wiring"]
+
+METERING_STATUSES: tuple[str, ...] = get_args(MeteringStatus.__value__)
 
 METER_EID_BASE = 704643328
 METER_EID_STEP = 256
@@ -30,6 +33,16 @@ class MeterSpec:
 
     measurement_type: MeasurementType
     enabled: bool = True
+    metering_status: MeteringStatus | None = None
+    """What /ivp/meters says; None: "normal" when enabled, else "not-metering"."""
+    status_flags: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> MeteringStatus:
+        """Return the metering status /ivp/meters shows."""
+        if self.metering_status is not None:
+            return self.metering_status
+        return "normal" if self.enabled else "not-metering"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,14 +3,14 @@
 import asyncio
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import json
 import logging
 import socket
 import ssl
 import struct
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 from aiohttp import hdrs, web
 
@@ -31,7 +31,15 @@ from .faults import ANY_ENDPOINT, RESPONSE_KINDS, Fault, FaultBook, FaultKind
 from .model import SiteModel
 from .noise import stream_key, unit
 from .payloads import Json, PayloadBuilder, zero_active_counts, zero_counters
-from .profiles import NO_CONTENT_TYPE_PREFIXES, PROFILES, Profile, get_profile
+from .profiles import (
+    METERING_STATUSES,
+    NO_CONTENT_TYPE_PREFIXES,
+    PROFILES,
+    MeteringStatus,
+    MeterSpec,
+    Profile,
+    get_profile,
+)
 from .stats import NO_RESPONSE, RequestRecord, StatsBook
 from .tls import server_context
 
@@ -921,6 +929,105 @@ class EnvoySimulator:
         # The gateway restarted: sessions are gone, counters carry on.
         self._sessions.clear()
 
+    # -- site changes -------------------------------------------------------
+
+    def silence_inverter(self, serial: str) -> None:
+        """Make inverter ``serial`` stop producing and reporting from now on.
+
+        Its last report stays in every payload and its energy stops counting
+        (in its own counters and in the site's) until it is resumed.
+        """
+        self.model.silence(_serial(serial), self.now())
+
+    def resume_inverter(self, serial: str) -> None:
+        """Make a silenced inverter produce again; it reports at its next 5-minute slot."""
+        self.model.resume(_serial(serial), self.now())
+
+    def add_inverters(self, count: int = 1) -> list[str]:
+        """Add ``count`` new microinverters to the site now; return their serials.
+
+        Serials continue the profile's range after the present and removed
+        inverters. A new inverter reports (0 W) as it joins, then on its own
+        5-minute slot, and the production meters include it from now on.
+        """
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"count must be an integer, not {count!r}")
+        return [spec.serial for spec in self.model.add_inverters(count, self.now())]
+
+    def set_meter(
+        self,
+        measurement_type: str,
+        *,
+        enabled: bool | None = None,
+        metering_status: str | None = None,
+        status_flags: list[str] | None = None,
+    ) -> None:
+        """Change the CT slot measuring ``measurement_type`` now.
+
+        ``enabled`` switches the CT on or off (/ivp/meters ``state``; a
+        disabled CT leaves /ivp/meters/readings and production.json, and the
+        gateway falls back as it does without that CT). ``metering_status``
+        ("normal", "not-metering", "check-wiring") and ``status_flags`` are
+        what /ivp/meters reports; switching ``enabled`` without a status
+        resets the status to the usual one for the new state.
+        """
+        hardware = self._hardware
+        slot = next(
+            (
+                index
+                for index, meter in enumerate(hardware.meters)
+                if meter.measurement_type == measurement_type
+            ),
+            None,
+        )
+        if slot is None:
+            known = ", ".join(m.measurement_type for m in hardware.meters) or "none"
+            raise ValueError(
+                f"profile {hardware.name} has no {measurement_type!r} CT slot "
+                f"(its slots: {known})"
+            )
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be true or false, not {enabled!r}")
+        if metering_status is not None and metering_status not in METERING_STATUSES:
+            raise ValueError(
+                f"metering_status must be one of {', '.join(METERING_STATUSES)}, "
+                f"not {metering_status!r}"
+            )
+        if status_flags is not None and (
+            not isinstance(status_flags, list)
+            or not all(isinstance(flag, str) for flag in status_flags)
+        ):
+            raise TypeError("status_flags must be a list of strings")
+        meter = hardware.meters[slot]
+        now_enabled = meter.enabled if enabled is None else enabled
+        status = meter.metering_status if now_enabled == meter.enabled else None
+        if metering_status is not None:
+            status = cast("MeteringStatus", metering_status)
+        meters = list(hardware.meters)
+        meters[slot] = MeterSpec(
+            meter.measurement_type,
+            enabled=now_enabled,
+            metering_status=status,
+            status_flags=meter.status_flags
+            if status_flags is None
+            else tuple(status_flags),
+        )
+        self._set_hardware(replace(hardware, meters=tuple(meters)))
+
+    def _set_hardware(self, hardware: Profile) -> None:
+        """Change the hardware, keeping the firmware it runs (and any pending upgrade)."""
+        self._hardware = hardware
+        self._gateway = replace(hardware, firmware=self._gateway.firmware)
+        pending = self._pending_upgrade
+        if pending is not None:
+            self._pending_upgrade = (
+                replace(hardware, firmware=pending[0].firmware),
+                pending[1],
+            )
+        if self._model is not None:
+            self._model.profile = hardware
+            self._model.sampler.profile = hardware
+
     # -- statistics ---------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -971,6 +1078,14 @@ class EnvoySimulator:
                 return web.json_response(self._control_token(request.query))
             if route == "clock" and method == "POST":
                 return await self._control_clock(request)
+            if route == "inverter" and method == "POST":
+                return await self._control_inverter(request)
+            if route == "inverters" and method == "POST":
+                body = await _json_body(request)
+                serials = self.add_inverters(body.get("count", 1))
+                return web.json_response({"ok": True, "serials": serials})
+            if route == "meter" and method == "POST":
+                return await self._control_meter(request)
             if route in ("", "info") and method == "GET":
                 return web.json_response(self._describe())
         except (KeyError, TypeError, ValueError) as err:
@@ -1034,6 +1149,47 @@ class EnvoySimulator:
             clock.set(float(body["set"]))
         return web.json_response({"now": clock()})
 
+    async def _control_inverter(self, request: web.Request) -> web.StreamResponse:
+        """Silence or resume one inverter."""
+        body = await _json_body(request)
+        serial = _serial(body["serial"])
+        action = body.get("action")
+        if action == "silence":
+            self.silence_inverter(serial)
+        elif action == "resume":
+            self.resume_inverter(serial)
+        else:
+            raise ValueError(f"action must be 'silence' or 'resume', not {action!r}")
+        return web.json_response({"ok": True, "serial": serial, "action": action})
+
+    async def _control_meter(self, request: web.Request) -> web.StreamResponse:
+        """Change one CT slot and describe it as it is now."""
+        body = await _json_body(request)
+        measurement_type = body["measurement_type"]
+        if not isinstance(measurement_type, str):
+            raise TypeError("measurement_type must be a string")
+        status = body.get("metering_status")
+        if status is not None and not isinstance(status, str):
+            raise TypeError("metering_status must be a string")
+        self.set_meter(
+            measurement_type,
+            enabled=body.get("enabled"),
+            metering_status=status,
+            status_flags=body.get("status_flags"),
+        )
+        meter = next(
+            m for m in self._hardware.meters if m.measurement_type == measurement_type
+        )
+        return web.json_response(
+            {
+                "ok": True,
+                "measurement_type": meter.measurement_type,
+                "enabled": meter.enabled,
+                "metering_status": meter.status,
+                "status_flags": list(meter.status_flags),
+            }
+        )
+
     def _describe(self) -> dict[str, Any]:
         """Return what the simulator is playing."""
         gateway = self.profile
@@ -1048,6 +1204,8 @@ class EnvoySimulator:
             "upgrade_pending": self._pending_upgrade is not None,
             "latency": self.latency,
             "daily_outage": self.daily_outage,
+            "silenced_inverters": self.model.silenced(self.now()),
+            "added_inverters": self.model.added(self.now()),
         }
 
 
@@ -1121,6 +1279,13 @@ async def _peek_first_byte(
         except OSError:
             return None
         return data[0] if data else None
+
+
+def _serial(serial: object) -> str:
+    """Return an inverter serial given as text or a number."""
+    if isinstance(serial, bool) or not isinstance(serial, str | int):
+        raise TypeError(f"serial must be text, not {serial!r}")
+    return str(serial)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

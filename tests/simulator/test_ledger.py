@@ -1,5 +1,7 @@
 """The integrator behind every energy counter."""
 
+from collections.abc import Sequence
+
 import pytest
 
 from envoy_simulator import EnvoySimulator, FakeClock
@@ -23,6 +25,36 @@ class RampSampler:
         """Return both powers at ``t``."""
         del dt
         return [100.0, t % 86400]
+
+    def restore(self, powers: Sequence[float], dt: float) -> None:
+        """Keep no state."""
+        del powers, dt
+
+
+class TankSampler:
+    """Quantity 0 fills a tank at 100 W, 300 W after ``switch``; quantity 1 is its level."""
+
+    width = 2
+
+    def __init__(self, switch: float) -> None:
+        """Start empty."""
+        self.switch = switch
+        self.level = 0.0
+
+    def reset(self) -> None:
+        """Empty the tank."""
+        self.level = 0.0
+
+    def sample(self, t: float, dt: float) -> list[float]:
+        """Return the inflow and the level at ``t``, then fill for ``dt``."""
+        inflow = 300.0 if t > self.switch else 100.0
+        level = self.level
+        self.level = level + inflow * dt / 3600
+        return [inflow, level]
+
+    def restore(self, powers: Sequence[float], dt: float) -> None:
+        """Put the level where sampling ``powers`` left it."""
+        self.level = powers[1] + powers[0] * dt / 3600
 
 
 def test_constant_power_integrates_exactly_everywhere() -> None:
@@ -86,3 +118,28 @@ async def test_simulator_survives_a_clock_set_backwards() -> None:
     clock.advance(600)
     later = sim.builder.meter_readings(sim.now())
     assert later[0]["actEnergyDlvd"] >= past[0]["actEnergyDlvd"]
+
+
+@pytest.mark.parametrize("ahead_s", [1000.0, 12 * 86400.0])
+def test_rewind_resamples_after_a_change_and_keeps_the_past(ahead_s: float) -> None:
+    start = 1_000_000_000.0
+    never = float("inf")
+    sampler = TankSampler(never)
+    ledger = Ledger(sampler, start)
+    switch = start + 500.0
+    before = [ledger.value(0, t) for t in (start + 100, switch - 3, switch)]
+    # Read far ahead (past the trimming of fine detail in the long case) first.
+    ledger.value(0, start + ahead_s)
+    sampler.switch = switch
+    ledger.rewind(switch)
+    assert [ledger.value(0, t) for t in (start + 100, switch - 3, switch)] == before
+    # The new inflow counts from the grid point after the change.
+    assert ledger.value(0, switch + 3600) - ledger.value(0, switch) == pytest.approx(
+        300.0 * 3600 - 100.0 * STEP_S, abs=1e-6
+    )
+    # A ledger that knew about the change from the start reads the same.
+    fresh = Ledger(TankSampler(switch), start)
+    for t in (switch + 5, switch + 3600, start + ahead_s):
+        assert ledger.value(0, t) == fresh.value(0, t)
+        assert ledger.power(1, t) == fresh.power(1, t)
+    assert ledger.rebuilds == (1 if ahead_s > 10 * 86400 else 0)
