@@ -72,9 +72,11 @@ async def async_setup_entry(
         if capabilities.has(Endpoint.METERS)
         else None
     )
+    # Exists whenever CTs could be enabled: a CT switched on later gets its
+    # entities without a reload. It only polls while something listens.
     live_coordinator = (
         LiveCoordinator(hass, entry, envoy, meters_coordinator)
-        if meters_coordinator is not None and capabilities.has(Endpoint.METER_READINGS)
+        if meters_coordinator is not None
         else None
     )
     inverters_coordinator = (
@@ -107,7 +109,7 @@ async def async_setup_entry(
         coordinator
         for coordinator in (
             meters_coordinator,
-            live_coordinator,
+            live_coordinator if capabilities.ct_meters else None,
             production_coordinator,
         )
         if coordinator is not None

@@ -152,7 +152,9 @@ async def async_setup_entry(
     """Set up binary sensors now, and for CTs and inverters that appear later."""
     runtime = entry.runtime_data
     fastest: EnphaseLocalCoordinator[object] = (
-        runtime.live_coordinator or runtime.production_coordinator  # type: ignore[assignment]
+        runtime.live_coordinator  # type: ignore[assignment]
+        if runtime.live_coordinator is not None and runtime.capabilities.ct_meters
+        else runtime.production_coordinator
     )
     async_add_entities(
         [

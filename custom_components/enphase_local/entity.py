@@ -1,6 +1,6 @@
 """Base entity and device information for Enphase Local."""
 
-from typing import Any
+from typing import Any, override
 
 from homeassistant.const import CONF_HOST
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -125,3 +125,10 @@ class EnphaseLocalEntity[CoordinatorT: EnphaseLocalCoordinator[Any]](
         self._attr_device_info = device_info or DeviceInfo(
             identifiers={(DOMAIN, serial)}
         )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False until the tier has data (a tier started after setup)."""
+        data: object = self.coordinator.data
+        return super().available and data is not None
