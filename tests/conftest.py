@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_HOST, Platform
 from homeassistant.core import HomeAssistant
 import pytest
@@ -18,6 +19,8 @@ import custom_components
 from custom_components.enphase_local import const
 from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
 from envoy_simulator import EnvoySimulator
+
+from .helpers import DAYTIME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,3 +123,10 @@ def all_entities_enabled() -> Iterator[None]:
         new_callable=lambda: property(lambda _self: True),
     ):
         yield
+
+
+@pytest.fixture
+def daytime(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
+    """Start on a sunny summer morning in California (see helpers.DAYTIME)."""
+    freezer.move_to(DAYTIME)
+    return freezer

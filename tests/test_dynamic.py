@@ -1,50 +1,18 @@
 """Sites change: inverters join or go silent, CTs are enabled, flagged or removed."""
 
-from datetime import timedelta
-
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_local.const import DOMAIN
 from envoy_simulator import EnvoySimulator
 
-DAYTIME = "2025-07-28T18:00:00+00:00"
+from .helpers import advance, state_of
 
-
-@pytest.fixture(autouse=True)
-def daytime(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
-    """Start on a sunny afternoon (11:00 in California)."""
-    freezer.move_to(DAYTIME)
-    return freezer
-
-
-async def _advance(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    seconds: float,
-    step: float = 10.0,
-) -> None:
-    """Let time pass in steps so every tier polls when it is due."""
-    elapsed = 0.0
-    while elapsed < seconds:
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
-        elapsed += step
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    """Return an entity's state, which must exist."""
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
+pytestmark = pytest.mark.usefixtures("daytime")
 
 
 async def test_new_inverters_get_devices_without_a_reload(
@@ -57,7 +25,7 @@ async def test_new_inverters_get_devices_without_a_reload(
     """Inverters added to the site appear with their entities at the next poll."""
     new_serials = simulator.add_inverters(2)
 
-    await _advance(hass, freezer, 70)
+    await advance(hass, freezer, 70)
 
     for serial in new_serials:
         device = device_registry.async_get_device_by_identifier(
@@ -65,9 +33,10 @@ async def test_new_inverters_get_devices_without_a_reload(
         )
         assert device is not None
         assert device.model == "Microinverter"
-        assert _state(hass, f"sensor.inverter_{serial}") != STATE_UNAVAILABLE
+        assert state_of(hass, f"sensor.inverter_{serial}") != STATE_UNAVAILABLE
         assert (
-            _state(hass, f"binary_sensor.inverter_{serial}_not_reporting") == STATE_OFF
+            state_of(hass, f"binary_sensor.inverter_{serial}_not_reporting")
+            == STATE_OFF
         )
 
 
@@ -80,18 +49,18 @@ async def test_silent_inverter_is_flagged_while_peers_report(
     """An inverter that stops reporting turns its problem sensor on, and off again."""
     serial = str(simulator.profile.inverter_serial_start)
     entity_id = f"binary_sensor.inverter_{serial}_not_reporting"
-    assert _state(hass, entity_id) == STATE_OFF
+    assert state_of(hass, entity_id) == STATE_OFF
     simulator.silence_inverter(serial)
 
-    await _advance(hass, freezer, 10 * 60, step=30)
-    assert _state(hass, entity_id) == STATE_OFF  # two missed reports: not yet
+    await advance(hass, freezer, 10 * 60, step=30)
+    assert state_of(hass, entity_id) == STATE_OFF  # two missed reports: not yet
 
-    await _advance(hass, freezer, 15 * 60, step=30)
-    assert _state(hass, entity_id) == STATE_ON
+    await advance(hass, freezer, 15 * 60, step=30)
+    assert state_of(hass, entity_id) == STATE_ON
 
     simulator.resume_inverter(serial)
-    await _advance(hass, freezer, 7 * 60, step=30)
-    assert _state(hass, entity_id) == STATE_OFF
+    await advance(hass, freezer, 7 * 60, step=30)
+    assert state_of(hass, entity_id) == STATE_OFF
 
 
 async def test_ct_metering_problem_follows_status_and_flags(
@@ -102,21 +71,21 @@ async def test_ct_metering_problem_follows_status_and_flags(
 ) -> None:
     """A CT reporting check-wiring or raising flags is a problem, with the reason."""
     entity_id = "binary_sensor.production_ct_metering_problem"
-    assert _state(hass, entity_id) == STATE_OFF
+    assert state_of(hass, entity_id) == STATE_OFF
 
     simulator.set_meter(
         "production",
         metering_status="check-wiring",
         status_flags=["production-imbalance"],
     )
-    await _advance(hass, freezer, 10 * 60 + 10, step=30)
+    await advance(hass, freezer, 10 * 60 + 10, step=30)
 
     state = hass.states.get(entity_id)
     assert state is not None
     assert state.state == STATE_ON
     assert state.attributes["metering_status"] == "check-wiring"
     assert state.attributes["status_flags"] == ["production-imbalance"]
-    assert _state(hass, "sensor.production_ct_metering_status") == "check_wiring"
+    assert state_of(hass, "sensor.production_ct_metering_status") == "check_wiring"
 
 
 @pytest.mark.parametrize("profile", ["metered_no_ct"])
@@ -133,11 +102,11 @@ async def test_ct_enabled_later_gets_entities_without_a_reload(
     setup_entry = init_integration.runtime_data
 
     simulator.set_meter("net-consumption", enabled=True)
-    await _advance(hass, freezer, 10 * 60 + 20, step=30)
+    await advance(hass, freezer, 10 * 60 + 20, step=30)
 
     assert init_integration.runtime_data is setup_entry  # not reloaded
-    assert _state(hass, "sensor.grid_ct_power") != STATE_UNAVAILABLE
-    assert _state(hass, f"sensor.envoy_{serial}_grid_power") != STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.grid_ct_power") != STATE_UNAVAILABLE
+    assert state_of(hass, f"sensor.envoy_{serial}_grid_power") != STATE_UNAVAILABLE
     assert entity_registry.async_get_entity_id(
         "sensor", DOMAIN, f"{serial}_grid_import_energy"
     )
@@ -156,11 +125,11 @@ async def test_production_ct_enabled_later_switches_the_source(
     )
 
     simulator.set_meter("production", enabled=True)
-    await _advance(hass, freezer, 10 * 60 + 20, step=30)
+    await advance(hass, freezer, 10 * 60 + 20, step=30)
     await hass.async_block_till_done(wait_background_tasks=True)
 
     assert init_integration.runtime_data.capabilities.production_source == "ct"
-    assert _state(hass, f"sensor.envoy_{simulator.serial}_production_power") not in (
+    assert state_of(hass, f"sensor.envoy_{simulator.serial}_production_power") not in (
         STATE_UNAVAILABLE,
         "unknown",
     )
@@ -175,7 +144,7 @@ async def test_disabled_ct_entities_become_unavailable(
     """A CT that is switched off stops reporting: its entities say so."""
     simulator.set_meter("net-consumption", enabled=False)
 
-    await _advance(hass, freezer, 10 * 60 + 20, step=30)
+    await advance(hass, freezer, 10 * 60 + 20, step=30)
 
-    assert _state(hass, "sensor.grid_ct_power") == STATE_UNAVAILABLE
-    assert _state(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.grid_ct_power") == STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE

@@ -1,6 +1,5 @@
 """Energy sensors as the Energy dashboard sees them, through gateway glitches."""
 
-from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -15,30 +14,12 @@ from pytest_homeassistant_custom_component.common import (
 
 from envoy_simulator import EnvoySimulator
 
-DAYTIME = "2025-07-28T18:00:00+00:00"
+from .helpers import advance
+
+pytestmark = pytest.mark.usefixtures("daytime")
+
+
 WRAP_KWH = 2**32 / 3600 / 1000
-
-
-@pytest.fixture(autouse=True)
-def daytime(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
-    """Start on a sunny afternoon (11:00 in California)."""
-    freezer.move_to(DAYTIME)
-    return freezer
-
-
-async def _advance(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    seconds: float,
-    step: float = 10.0,
-) -> None:
-    """Let time pass in steps so every tier polls when it is due."""
-    elapsed = 0.0
-    while elapsed < seconds:
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
-        elapsed += step
 
 
 def _value(hass: HomeAssistant, entity_id: str) -> float:
@@ -76,7 +57,7 @@ async def test_zero_glitch_never_reaches_the_dashboard(
 
     seen: list[float] = []
     for _ in range(6):
-        await _advance(hass, freezer, 10)
+        await advance(hass, freezer, 10)
         seen.append(_value(hass, entity_id))
 
     assert min(seen) >= before
@@ -108,7 +89,7 @@ async def test_inverter_counter_wrap_is_corrected(
 
     values = []
     for _ in range(12):
-        await _advance(hass, freezer, 60)
+        await advance(hass, freezer, 60)
         values.append(_value(hass, entity_id))
 
     assert values == sorted(values)
@@ -134,7 +115,7 @@ async def test_system_total_survives_an_inverter_wrap(
     before = _value(hass, entity_id)
     simulator.inject("*", "counter_wrap", mode="immediate")
 
-    await _advance(hass, freezer, 120)
+    await advance(hass, freezer, 120)
 
     after = _value(hass, entity_id)
     assert after >= before
@@ -149,14 +130,14 @@ async def test_daily_energy_restarts_at_local_midnight(
 ) -> None:
     """Production today counts up during the day and is 0 right after midnight."""
     entity_id = f"sensor.envoy_{simulator.serial}_production_energy_today"
-    await _advance(hass, freezer, 30 * 60, step=30)
+    await advance(hass, freezer, 30 * 60, step=30)
     assert _value(hass, entity_id) > 0
 
     # Home Assistant's test time zone is US/Pacific: midnight is 07:00 UTC.
     freezer.move_to("2025-07-29T06:59:50+00:00")
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
-    await _advance(hass, freezer, 20, step=5)
+    await advance(hass, freezer, 20, step=5)
 
     assert _value(hass, entity_id) == 0.0
 
@@ -169,7 +150,7 @@ async def test_energy_state_survives_a_restart(
 ) -> None:
     """Reloading keeps daily baselines: today's energy does not restart from 0."""
     entity_id = f"sensor.envoy_{simulator.serial}_production_energy_today"
-    await _advance(hass, freezer, 20 * 60, step=30)
+    await advance(hass, freezer, 20 * 60, step=30)
     today = _value(hass, entity_id)
     assert today > 0
 

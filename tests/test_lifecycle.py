@@ -15,10 +15,7 @@ from homeassistant.helpers import (
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_local.const import (
     CONF_ENLIGHTEN_EMAIL,
@@ -31,31 +28,11 @@ from custom_components.enphase_local.diagnostics import (
 )
 from envoy_simulator import EnvoySimulator
 
+from .helpers import advance, setup_entry
+
 DAY = 24 * 3600
 OWNER_EMAIL = "owner@example.com"
 OWNER_PASSWORD = "correct-horse-battery"
-
-
-async def _advance(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    seconds: float,
-    step: float = 60.0,
-) -> None:
-    """Let time pass in steps so timers fire when due."""
-    elapsed = 0.0
-    while elapsed < seconds:
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
-        elapsed += step
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Add and set up a config entry."""
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 async def test_pasted_token_near_expiry_raises_a_repair(
@@ -74,7 +51,7 @@ async def test_pasted_token_near_expiry_raises_a_repair(
             CONF_TOKEN: simulator.mint_token(lifetime_seconds=20 * DAY),
         },
     )
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
 
     issue = issue_registry.async_get_issue(DOMAIN, f"token_expiring_{entry.entry_id}")
     assert issue is not None
@@ -117,7 +94,7 @@ async def test_token_renewed_before_expiry_with_stored_account(
         },
     )
     cloud.reset_stats()
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     # Start-up never waits on the cloud while the token still works.
     assert cloud.stats()["cloud"] == {}
     assert entry.data[CONF_TOKEN] == old_token
@@ -126,7 +103,7 @@ async def test_token_renewed_before_expiry_with_stored_account(
         is None
     )
 
-    await _advance(hass, freezer, 6 * 60)
+    await advance(hass, freezer, 6 * 60)
 
     assert entry.data[CONF_TOKEN] != old_token
     assert cloud.stats()["cloud"] == {"/login/login.json": 1, "/tokens": 1}
@@ -144,7 +121,7 @@ async def test_token_revoked_while_running_renews_or_asks(
     """A token revoked on the gateway while running ends in a reauth request."""
     simulator.revoke_all_tokens()
 
-    await _advance(hass, freezer, 30, step=10)
+    await advance(hass, freezer, 30, step=10)
 
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
@@ -164,11 +141,11 @@ async def test_token_revoked_while_running_is_renewed_from_enlighten(
             CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
         },
     )
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
     old_token = entry.data[CONF_TOKEN]
     cloud.revoke_token(old_token)
 
-    await _advance(hass, freezer, 30, step=10)
+    await advance(hass, freezer, 30, step=10)
 
     assert entry.data[CONF_TOKEN] != old_token
     assert entry.state is ConfigEntryState.LOADED

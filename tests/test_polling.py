@@ -1,57 +1,24 @@
 """Polling tiers over time: cadence, load on the gateway, failures and outages."""
 
-from datetime import timedelta
-
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_local.const import CONF_LIVE_INTERVAL, DOMAIN
 from envoy_simulator import EnvoySimulator
 
-DAYTIME = "2025-07-28T18:00:00+00:00"
+from .helpers import advance, state_of
 
-
-@pytest.fixture(autouse=True)
-def daytime(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
-    """Start every test on a sunny afternoon (11:00 in California)."""
-    freezer.move_to(DAYTIME)
-    return freezer
-
-
-async def _advance(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    seconds: float,
-    step: float = 1.0,
-) -> None:
-    """Let time pass in steps so every tier polls when it is due."""
-    elapsed = 0.0
-    while elapsed < seconds:
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed(hass)
-        # Scheduled refreshes run as background tasks.
-        await hass.async_block_till_done(wait_background_tasks=True)
-        elapsed += step
+pytestmark = pytest.mark.usefixtures("daytime")
 
 
 def _requests(simulator: EnvoySimulator) -> dict[str, int]:
     """Return how often each endpoint was requested since the last reset."""
     endpoints = simulator.stats()["endpoints"]
     return {path: int(stats["requests"]) for path, stats in endpoints.items()}
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    """Return an entity's state, which must exist."""
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
 
 
 async def test_tier_cadence_and_gateway_load(
@@ -63,7 +30,7 @@ async def test_tier_cadence_and_gateway_load(
     """CTs every 10 s, inverters every 60 s; nothing nobody listens to; Ruby never."""
     simulator.reset_stats()
 
-    await _advance(hass, freezer, 120)
+    await advance(hass, freezer, 120)
 
     requests = _requests(simulator)
     assert 11 <= requests.get("/ivp/meters/readings", 0) <= 13
@@ -76,7 +43,7 @@ async def test_tier_cadence_and_gateway_load(
     assert requests.get("/production.json", 0) == 0
     assert requests.get("/production", 0) == 0
 
-    await _advance(hass, freezer, 10 * 60, step=10)
+    await advance(hass, freezer, 10 * 60, step=10)
 
     assert _requests(simulator).get("/ivp/meters", 0) == 1
 
@@ -95,7 +62,7 @@ async def test_live_interval_option_speeds_up_ct_polling(
     await hass.async_block_till_done()
     simulator.reset_stats()
 
-    await _advance(hass, freezer, 60)
+    await advance(hass, freezer, 60, step=1)
 
     assert 29 <= _requests(simulator).get("/ivp/meters/readings", 0) <= 31
 
@@ -111,9 +78,9 @@ async def test_ct_values_follow_the_gateway(
     powers: set[str] = set()
     totals: list[float] = []
     for _ in range(12):
-        await _advance(hass, freezer, 10)
-        powers.add(_state(hass, "sensor.production_ct_power"))
-        totals.append(float(_state(hass, f"sensor.envoy_{serial}_production_energy")))
+        await advance(hass, freezer, 10)
+        powers.add(state_of(hass, "sensor.production_ct_power"))
+        totals.append(float(state_of(hass, f"sensor.envoy_{serial}_production_energy")))
 
     assert len(powers) > 6
     assert totals == sorted(totals)
@@ -130,20 +97,20 @@ async def test_failing_inverter_tier_leaves_ct_entities_alone(
     inverter = simulator.profile.inverter_serial_start
     simulator.inject("/api/v1/production/inverters", "http_500")
 
-    await _advance(hass, freezer, 2 * 60, step=10)
-    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    await advance(hass, freezer, 2 * 60, step=10)
+    assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
 
-    await _advance(hass, freezer, 5 * 60, step=10)
-    assert _state(hass, f"sensor.inverter_{inverter}") == STATE_UNAVAILABLE
-    assert _state(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
+    await advance(hass, freezer, 5 * 60, step=10)
+    assert state_of(hass, f"sensor.inverter_{inverter}") == STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
     assert (
-        _state(hass, f"binary_sensor.envoy_{simulator.serial}_gateway_reachable")
+        state_of(hass, f"binary_sensor.envoy_{simulator.serial}_gateway_reachable")
         == STATE_ON
     )
 
     simulator.clear_faults()
-    await _advance(hass, freezer, 70, step=10)
-    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    await advance(hass, freezer, 70, step=10)
+    assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
 
 
 async def test_short_outage_is_ridden_out(
@@ -154,19 +121,21 @@ async def test_short_outage_is_ridden_out(
 ) -> None:
     """A 40 s outage (the nightly restart) keeps entities available, flags reachability."""
     serial = simulator.serial
-    energy_before = float(_state(hass, f"sensor.envoy_{serial}_grid_import_energy"))
+    energy_before = float(state_of(hass, f"sensor.envoy_{serial}_grid_import_energy"))
     simulator.inject("*", "outage", duration=40)
 
-    await _advance(hass, freezer, 25, step=5)
+    await advance(hass, freezer, 25, step=5)
 
-    assert _state(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
-    assert _state(hass, f"binary_sensor.envoy_{serial}_gateway_reachable") == STATE_OFF
-
-    await _advance(hass, freezer, 40, step=5)
-
-    assert _state(hass, f"binary_sensor.envoy_{serial}_gateway_reachable") == STATE_ON
+    assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
     assert (
-        float(_state(hass, f"sensor.envoy_{serial}_grid_import_energy"))
+        state_of(hass, f"binary_sensor.envoy_{serial}_gateway_reachable") == STATE_OFF
+    )
+
+    await advance(hass, freezer, 40, step=5)
+
+    assert state_of(hass, f"binary_sensor.envoy_{serial}_gateway_reachable") == STATE_ON
+    assert (
+        float(state_of(hass, f"sensor.envoy_{serial}_grid_import_energy"))
         >= energy_before
     )
 
@@ -180,9 +149,9 @@ async def test_long_outage_makes_live_entities_unavailable(
     """Beyond the grace period the data is stale, and entities say so."""
     simulator.inject("*", "outage", duration=300)
 
-    await _advance(hass, freezer, 120, step=10)
+    await advance(hass, freezer, 120, step=10)
 
-    assert _state(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
     assert init_integration.state is ConfigEntryState.LOADED
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flows == []

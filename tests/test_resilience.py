@@ -1,6 +1,5 @@
 """Bad answers and odd states from the gateway: degrade per endpoint, never crash."""
 
-from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
@@ -9,10 +8,7 @@ from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_local import async_remove_config_entry_device
 from custom_components.enphase_local.const import (
@@ -25,43 +21,9 @@ from custom_components.enphase_local.entity import gateway_model
 from custom_components.enphase_local.envoy import EnvoyInfo, MeterConfig
 from envoy_simulator import EnvoySimulator, FaultKind
 
-DAYTIME = "2025-07-28T18:00:00+00:00"
+from .helpers import advance, setup_entry, state_of
 
-
-@pytest.fixture(autouse=True)
-def daytime(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
-    """Start on a sunny afternoon (11:00 in California)."""
-    freezer.move_to(DAYTIME)
-    return freezer
-
-
-async def _advance(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    seconds: float,
-    step: float = 10.0,
-) -> None:
-    """Let time pass in steps so every tier polls when it is due."""
-    elapsed = 0.0
-    while elapsed < seconds:
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
-        elapsed += step
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    """Return an entity's state, which must exist."""
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Add and set up a config entry."""
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+pytestmark = pytest.mark.usefixtures("daytime")
 
 
 async def test_unreadable_stored_token_asks_to_sign_in(
@@ -74,7 +36,7 @@ async def test_unreadable_stored_token_asks_to_sign_in(
         data={CONF_HOST: simulator.address, CONF_TOKEN: "garbage"},
     )
 
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
 
@@ -94,7 +56,7 @@ async def test_failed_renewal_with_wrong_password_asks_to_sign_in(
         },
     )
 
-    await _setup(hass, entry)
+    await setup_entry(hass, entry)
 
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert caplog.text.count("Could not renew gateway access") == 1
@@ -107,7 +69,7 @@ async def test_detection_failure_retries_setup(
     """A gateway failing while its endpoints are being discovered is retried later."""
     simulator.inject("/ivp/meters", "http_500", count=4)
 
-    await _setup(hass, config_entry)
+    await setup_entry(hass, config_entry)
 
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
 
@@ -133,10 +95,10 @@ async def test_broken_ct_endpoint_makes_only_ct_entities_unavailable(
     inverter = simulator.profile.inverter_serial_start
     simulator.inject("/ivp/meters/readings", kind)
 
-    await _advance(hass, freezer, 120)
+    await advance(hass, freezer, 120)
 
-    assert _state(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
-    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    assert state_of(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
+    assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
     warnings = [
         record
         for record in caplog.records
@@ -155,20 +117,22 @@ async def test_inverter_detail_failing_keeps_last_detail(
 ) -> None:
     """device_data hanging around 23:00 keeps the last detail; power stays live."""
     inverter = simulator.profile.inverter_serial_start
-    lifetime = float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy"))
+    lifetime = float(state_of(hass, f"sensor.inverter_{inverter}_lifetime_energy"))
     simulator.inject("/ivp/pdm/device_data", "http_503")
 
-    await _advance(hass, freezer, 10 * 60, step=30)
+    await advance(hass, freezer, 10 * 60, step=30)
 
     assert (
-        float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy")) == lifetime
+        float(state_of(hass, f"sensor.inverter_{inverter}_lifetime_energy")) == lifetime
     )
-    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
 
     simulator.clear_faults()
-    await _advance(hass, freezer, 6 * 60, step=30)
+    await advance(hass, freezer, 6 * 60, step=30)
 
-    assert float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy")) > lifetime
+    assert (
+        float(state_of(hass, f"sensor.inverter_{inverter}_lifetime_energy")) > lifetime
+    )
 
 
 @pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
@@ -183,15 +147,15 @@ async def test_inverter_detail_missing_at_start_appears_later(
     # Two attempts during discovery, two during the first refresh.
     simulator.inject("/ivp/pdm/device_data", "http_503", count=4)
 
-    await _setup(hass, config_entry)
+    await setup_entry(hass, config_entry)
 
     assert config_entry.state is ConfigEntryState.LOADED
-    assert _state(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
+    assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
     assert hass.states.get(f"sensor.inverter_{inverter}_lifetime_energy") is None
 
-    await _advance(hass, freezer, 70)
+    await advance(hass, freezer, 70)
 
-    assert float(_state(hass, f"sensor.inverter_{inverter}_lifetime_energy")) > 0
+    assert float(state_of(hass, f"sensor.inverter_{inverter}_lifetime_energy")) > 0
 
 
 async def test_other_gateway_appearing_at_the_address(
@@ -204,7 +168,7 @@ async def test_other_gateway_appearing_at_the_address(
     port = simulator.port
     await simulator.stop()
     async with EnvoySimulator("total_consumption", port=port, cloud_port=None, seed=1):
-        await _advance(hass, freezer, 4 * 3600 + 60, step=600)
+        await advance(hass, freezer, 4 * 3600 + 60, step=600)
 
         coordinator = init_integration.runtime_data.info_coordinator
         assert coordinator.last_update_success is False

@@ -12,15 +12,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import INVERTER_REPORT_INTERVAL_S, INVERTER_SILENT_INTERVALS
-from .coordinator import (
-    EnphaseLocalConfigEntry,
-    EnphaseLocalCoordinator,
-    InverterData,
-    InvertersCoordinator,
-    MetersCoordinator,
-)
-from .entity import EnphaseLocalEntity, inverter_device_info, meter_device_info
-from .envoy import Inverter, MeterConfig
+from .coordinator import EnphaseLocalConfigEntry, EnphaseLocalCoordinator, InverterData
+from .entity import EnphaseLocalEntity, InverterEntity, MeterEntity
+from .envoy import Inverter
 
 PARALLEL_UPDATES = 0
 
@@ -73,75 +67,34 @@ class ReachableSensor(
         return True
 
 
-class MeteringProblemSensor(EnphaseLocalEntity[MetersCoordinator], BinarySensorEntity):
+class MeteringProblemSensor(MeterEntity, BinarySensorEntity):
     """On when a CT is not metering normally or raises status flags."""
-
-    def __init__(self, coordinator: MetersCoordinator, meter: MeterConfig) -> None:
-        """Bind to a meter."""
-        serial = coordinator.config_entry.runtime_data.info.serial
-        super().__init__(
-            coordinator,
-            CT_PROBLEM,
-            unique_id=f"{serial}_ct_{meter.eid}_{CT_PROBLEM.key}",
-            device_info=meter_device_info(
-                serial, coordinator.runtime.gateway_device_id, meter
-            ),
-        )
-        self._eid = meter.eid
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return False once the meter is gone from the configuration."""
-        return super().available and self._eid in self.coordinator.data
 
     @property
     @override
     def is_on(self) -> bool:
         """Return True when the CT reports a problem."""
-        meter = self.coordinator.data[self._eid]
+        meter = self.meter
         return meter.metering_status not in (None, "normal") or bool(meter.status_flags)
 
     @property
     @override
     def extra_state_attributes(self) -> dict[str, object]:
         """Expose the status and flags that explain the problem."""
-        meter = self.coordinator.data[self._eid]
         return {
-            "metering_status": meter.metering_status,
-            "status_flags": list(meter.status_flags or ()),
+            "metering_status": self.meter.metering_status,
+            "status_flags": list(self.meter.status_flags or ()),
         }
 
 
-class InverterSilentSensor(
-    EnphaseLocalEntity[InvertersCoordinator], BinarySensorEntity
-):
+class InverterSilentSensor(InverterEntity, BinarySensorEntity):
     """On when an inverter has stopped reporting while its peers report."""
-
-    def __init__(self, coordinator: InvertersCoordinator, inverter: Inverter) -> None:
-        """Bind to an inverter."""
-        super().__init__(
-            coordinator,
-            INVERTER_SILENT,
-            unique_id=f"{inverter.serial}_{INVERTER_SILENT.key}",
-            device_info=inverter_device_info(
-                coordinator.runtime.gateway_device_id, inverter
-            ),
-        )
-        self._serial = inverter.serial
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return False while the gateway does not list this inverter."""
-        return super().available and self._serial in self.coordinator.data.inverters
 
     @property
     @override
     def is_on(self) -> bool:
         """Return True when this inverter has gone quiet."""
-        data = self.coordinator.data
-        return inverter_is_silent(data.inverters[self._serial], data)
+        return inverter_is_silent(self.inverter, self.coordinator.data)
 
 
 async def async_setup_entry(
@@ -177,7 +130,7 @@ async def async_setup_entry(
             added_meters.update(meter.eid for meter in fresh)
             if fresh:
                 async_add_entities(
-                    MeteringProblemSensor(meters, meter) for meter in fresh
+                    MeteringProblemSensor(meters, CT_PROBLEM, meter) for meter in fresh
                 )
 
         _async_add_meters()
@@ -192,7 +145,7 @@ async def async_setup_entry(
             if data is None:
                 return
             new = [
-                InverterSilentSensor(inverters, inverter)
+                InverterSilentSensor(inverters, INVERTER_SILENT, inverter)
                 for serial, inverter in data.inverters.items()
                 if serial not in added_inverters
             ]

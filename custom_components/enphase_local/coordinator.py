@@ -610,8 +610,8 @@ class LiveCoordinator(EnphaseLocalCoordinator[LiveData]):
             self.track_daily(energy, "consumption", energy["consumption"])
 
 
-class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
-    """System production from /api/v1/production or production.json."""
+class _SlowTier[DataT](EnphaseLocalCoordinator[DataT]):
+    """A tier on the user's production interval (inverters report every 5 min)."""
 
     def __init__(
         self,
@@ -619,6 +619,8 @@ class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
         entry: EnphaseLocalConfigEntry,
         envoy: Envoy,
         capabilities: EnvoyCapabilities,
+        *,
+        tier: str,
     ) -> None:
         """Poll at the user's production interval."""
         seconds = entry.options.get(
@@ -628,11 +630,25 @@ class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
             hass,
             entry,
             envoy,
-            tier="production",
+            tier=tier,
             update_interval=timedelta(seconds=seconds),
             grace=PRODUCTION_GRACE,
         )
         self.capabilities = capabilities
+
+
+class ProductionCoordinator(_SlowTier[ProductionData]):
+    """System production from /api/v1/production or production.json."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EnphaseLocalConfigEntry,
+        envoy: Envoy,
+        capabilities: EnvoyCapabilities,
+    ) -> None:
+        """Set up the production tier."""
+        super().__init__(hass, entry, envoy, capabilities, tier="production")
 
     @property
     def max_power_w(self) -> float:
@@ -648,36 +664,32 @@ class ProductionCoordinator(EnphaseLocalCoordinator[ProductionData]):
         source = self.capabilities.production_source
         api_production: ApiProduction | None = None
         report: ProductionReport | None = None
-        energy: dict[str, float] = {}
+        lifetime_wh: float | None = None
         if source is ProductionSource.PRODUCTION_JSON_INVERTERS:
             # Stalled or zero on these gateways: /api/v1/production is not read.
             report = await self.envoy.production_report(details=False)
             if report.inverters is not None:
-                lifetime = self.track_energy(
-                    energy,
-                    "production",
-                    report.inverters.wh_lifetime,
-                    wraps=True,
-                    max_power_w=self.max_power_w,
-                )
-                self.track_daily(energy, "production", lifetime)
+                lifetime_wh = report.inverters.wh_lifetime
         elif self.capabilities.has(Endpoint.API_PRODUCTION):
             api_production = await self.envoy.api_production()
-            if source is ProductionSource.API_PRODUCTION:
-                lifetime = self.track_energy(
-                    energy,
-                    "production",
-                    api_production.watt_hours_lifetime,
-                    wraps=True,
-                    max_power_w=self.max_power_w,
-                )
-                self.track_daily(energy, "production", lifetime)
+            lifetime_wh = api_production.watt_hours_lifetime
+        energy: dict[str, float] = {}
+        if source is not ProductionSource.CT:
+            # Sums of wrapping inverter counters, whichever endpoint says so.
+            total = self.track_energy(
+                energy,
+                "production",
+                lifetime_wh,
+                wraps=True,
+                max_power_w=self.max_power_w,
+            )
+            self.track_daily(energy, "production", total)
         return ProductionData(
             api_production=api_production, report=report, energy=energy
         )
 
 
-class InvertersCoordinator(EnphaseLocalCoordinator[InverterData]):
+class InvertersCoordinator(_SlowTier[InverterData]):
     """Every inverter; device detail where /ivp/pdm/device_data lists it."""
 
     def __init__(
@@ -687,19 +699,8 @@ class InvertersCoordinator(EnphaseLocalCoordinator[InverterData]):
         envoy: Envoy,
         capabilities: EnvoyCapabilities,
     ) -> None:
-        """Poll at the user's production interval: inverters report every 5 min."""
-        seconds = entry.options.get(
-            CONF_PRODUCTION_INTERVAL, DEFAULT_PRODUCTION_INTERVAL
-        )
-        super().__init__(
-            hass,
-            entry,
-            envoy,
-            tier="inverters",
-            update_interval=timedelta(seconds=seconds),
-            grace=PRODUCTION_GRACE,
-        )
-        self.capabilities = capabilities
+        """Set up the inverter tier."""
+        super().__init__(hass, entry, envoy, capabilities, tier="inverters")
         self._device_data_failed = False
         self._gone: set[str] = set()
 

@@ -8,7 +8,12 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import EnphaseLocalConfigEntry, EnphaseLocalCoordinator
+from .coordinator import (
+    EnphaseLocalConfigEntry,
+    EnphaseLocalCoordinator,
+    InvertersCoordinator,
+    MetersCoordinator,
+)
 from .envoy import EnvoyInfo, Inverter, MeasurementType, MeterConfig
 
 _MODELS_BY_PART = (
@@ -132,3 +137,68 @@ class EnphaseLocalEntity[CoordinatorT: EnphaseLocalCoordinator[Any]](
         """Return False until the tier has data (a tier started after setup)."""
         data: object = self.coordinator.data
         return super().available and data is not None
+
+
+class MeterEntity(EnphaseLocalEntity[MetersCoordinator]):
+    """An entity of one CT meter's configuration (status, flags)."""
+
+    def __init__(
+        self,
+        coordinator: MetersCoordinator,
+        description: EntityDescription,
+        meter: MeterConfig,
+    ) -> None:
+        """Bind to a meter by its eid."""
+        serial = coordinator.runtime.info.serial
+        super().__init__(
+            coordinator,
+            description,
+            unique_id=f"{serial}_ct_{meter.eid}_{description.key}",
+            device_info=meter_device_info(
+                serial, coordinator.runtime.gateway_device_id, meter
+            ),
+        )
+        self._eid = meter.eid
+
+    @property
+    def meter(self) -> MeterConfig:
+        """Return the meter's current configuration."""
+        return self.coordinator.data[self._eid]
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False once the meter is gone from the configuration."""
+        return super().available and self._eid in self.coordinator.data
+
+
+class InverterEntity(EnphaseLocalEntity[InvertersCoordinator]):
+    """An entity of one microinverter."""
+
+    def __init__(
+        self,
+        coordinator: InvertersCoordinator,
+        description: EntityDescription,
+        inverter: Inverter,
+    ) -> None:
+        """Bind to an inverter by its serial."""
+        super().__init__(
+            coordinator,
+            description,
+            unique_id=f"{inverter.serial}_{description.key}",
+            device_info=inverter_device_info(
+                coordinator.runtime.gateway_device_id, inverter
+            ),
+        )
+        self._serial = inverter.serial
+
+    @property
+    def inverter(self) -> Inverter:
+        """Return the inverter's latest data."""
+        return self.coordinator.data.inverters[self._serial]
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while the gateway does not list this inverter."""
+        return super().available and self._serial in self.coordinator.data.inverters

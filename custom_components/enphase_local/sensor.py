@@ -41,7 +41,7 @@ from .coordinator import (
     ProductionData,
     role_meter,
 )
-from .entity import EnphaseLocalEntity, inverter_device_info, meter_device_info
+from .entity import EnphaseLocalEntity, InverterEntity, MeterEntity, meter_device_info
 from .envoy import (
     Inverter,
     InverterDetail,
@@ -99,6 +99,41 @@ def _gateway_counter(key: str, **kwargs: Any) -> dict[str, Any]:
         "entity_category": EntityCategory.DIAGNOSTIC,
         "entity_registry_enabled_default": False,
         **kwargs,
+    }
+
+
+def _measure(
+    key: str,
+    device_class: SensorDeviceClass | None,
+    unit: str | None,
+    precision: int,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Return description fields of a technical measurement, off by default."""
+    return {
+        "key": key,
+        "translation_key": key,
+        "device_class": device_class,
+        "native_unit_of_measurement": unit,
+        "state_class": SensorStateClass.MEASUREMENT,
+        "suggested_display_precision": precision,
+        "entity_registry_enabled_default": False,
+        **kwargs,
+    }
+
+
+def _counter(
+    key: str, device_class: SensorDeviceClass | None, unit: str
+) -> dict[str, Any]:
+    """Return description fields of a guarded technical counter, off by default."""
+    return {
+        "key": key,
+        "translation_key": key,
+        "device_class": device_class,
+        "native_unit_of_measurement": unit,
+        "state_class": SensorStateClass.TOTAL_INCREASING,
+        "suggested_display_precision": 0,
+        "entity_registry_enabled_default": False,
     }
 
 
@@ -405,106 +440,80 @@ def _line_to_line(meter: MeterConfig) -> bool:
 
 
 def _ct_measures(enabled: bool) -> tuple[CtSensorDescription, ...]:
-    """Return the CT measures; ``enabled`` marks what is on by default."""
-    disabled = {"entity_registry_enabled_default": False}
-    on = {} if enabled else disabled
+    """Return the CT measures; ``enabled`` marks power and energy on by default."""
     return (
         CtSensorDescription(
-            **_power("power", **on), value_fn=lambda r: r.active_power_w
+            **_power("power", entity_registry_enabled_default=enabled),
+            value_fn=lambda r: r.active_power_w,
         ),
         CtSensorDescription(
-            **_energy("energy_delivered", **on), energy_key="delivered"
+            **_energy("energy_delivered", entity_registry_enabled_default=enabled),
+            energy_key="delivered",
         ),
-        CtSensorDescription(**_energy("energy_received", **on), energy_key="received"),
         CtSensorDescription(
-            key="apparent_power",
-            translation_key="apparent_power",
-            device_class=SensorDeviceClass.APPARENT_POWER,
-            native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=0,
+            **_energy("energy_received", entity_registry_enabled_default=enabled),
+            energy_key="received",
+        ),
+        CtSensorDescription(
+            **_measure(
+                "apparent_power",
+                SensorDeviceClass.APPARENT_POWER,
+                UnitOfApparentPower.VOLT_AMPERE,
+                0,
+            ),
             value_fn=lambda r: r.apparent_power_va,
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="reactive_power",
-            translation_key="reactive_power",
-            device_class=SensorDeviceClass.REACTIVE_POWER,
-            native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=0,
+            **_measure(
+                "reactive_power",
+                SensorDeviceClass.REACTIVE_POWER,
+                UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+                0,
+            ),
             value_fn=lambda r: r.reactive_power_var,
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="power_factor",
-            translation_key="power_factor",
-            device_class=SensorDeviceClass.POWER_FACTOR,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=2,
+            **_measure("power_factor", SensorDeviceClass.POWER_FACTOR, None, 2),
             value_fn=lambda r: r.power_factor,
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="voltage",
-            translation_key="voltage",
-            device_class=SensorDeviceClass.VOLTAGE,
-            native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
+            **_measure(
+                "voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1
+            ),
             value_fn=lambda r: r.voltage_v,
             exists_fn=_line_to_line,
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="current",
-            translation_key="current",
-            device_class=SensorDeviceClass.CURRENT,
-            native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=2,
+            **_measure(
+                "current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 2
+            ),
             value_fn=lambda r: r.current_a,
             exists_fn=_single_phase,
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="frequency",
-            translation_key="frequency",
-            device_class=SensorDeviceClass.FREQUENCY,
-            native_unit_of_measurement=UnitOfFrequency.HERTZ,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=2,
+            **_measure(
+                "frequency", SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ, 2
+            ),
             value_fn=lambda r: r.frequency_hz,
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="apparent_energy",
-            translation_key="apparent_energy",
-            native_unit_of_measurement="VAh",
-            state_class=SensorStateClass.TOTAL_INCREASING,
-            suggested_display_precision=0,
-            energy_key="apparent",
-            entity_registry_enabled_default=False,
+            **_counter("apparent_energy", None, "VAh"), energy_key="apparent"
         ),
         CtSensorDescription(
-            key="reactive_energy_lagging",
-            translation_key="reactive_energy_lagging",
-            device_class=SensorDeviceClass.REACTIVE_ENERGY,
-            native_unit_of_measurement=UnitOfReactiveEnergy.VOLT_AMPERE_REACTIVE_HOUR,
-            state_class=SensorStateClass.TOTAL_INCREASING,
-            suggested_display_precision=0,
+            **_counter(
+                "reactive_energy_lagging",
+                SensorDeviceClass.REACTIVE_ENERGY,
+                UnitOfReactiveEnergy.VOLT_AMPERE_REACTIVE_HOUR,
+            ),
             energy_key="reactive_lagging",
-            entity_registry_enabled_default=False,
         ),
         CtSensorDescription(
-            key="reactive_energy_leading",
-            translation_key="reactive_energy_leading",
-            device_class=SensorDeviceClass.REACTIVE_ENERGY,
-            native_unit_of_measurement=UnitOfReactiveEnergy.VOLT_AMPERE_REACTIVE_HOUR,
-            state_class=SensorStateClass.TOTAL_INCREASING,
-            suggested_display_precision=0,
+            **_counter(
+                "reactive_energy_leading",
+                SensorDeviceClass.REACTIVE_ENERGY,
+                UnitOfReactiveEnergy.VOLT_AMPERE_REACTIVE_HOUR,
+            ),
             energy_key="reactive_leading",
-            entity_registry_enabled_default=False,
         ),
     )
 
@@ -625,68 +634,44 @@ INVERTER_SENSORS: tuple[InverterSensorDescription, ...] = (
         detail=True,
     ),
     InverterSensorDescription(
-        key="dc_voltage",
-        translation_key="dc_voltage",
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        entity_registry_enabled_default=False,
+        **_measure(
+            "dc_voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1
+        ),
         value_fn=_detail(lambda detail: detail.dc_voltage_v),
         detail=True,
     ),
     InverterSensorDescription(
-        key="dc_current",
-        translation_key="dc_current",
-        device_class=SensorDeviceClass.CURRENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        entity_registry_enabled_default=False,
+        **_measure(
+            "dc_current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 2
+        ),
         value_fn=_detail(lambda detail: detail.dc_current_a),
         detail=True,
     ),
     InverterSensorDescription(
-        key="ac_voltage",
-        translation_key="ac_voltage",
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        entity_registry_enabled_default=False,
+        **_measure(
+            "ac_voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1
+        ),
         value_fn=_detail(lambda detail: detail.ac_voltage_v),
         detail=True,
     ),
     InverterSensorDescription(
-        key="ac_current",
-        translation_key="ac_current",
-        device_class=SensorDeviceClass.CURRENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        entity_registry_enabled_default=False,
+        **_measure(
+            "ac_current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 2
+        ),
         value_fn=_detail(lambda detail: detail.ac_current_a),
         detail=True,
     ),
     InverterSensorDescription(
-        key="ac_frequency",
-        translation_key="ac_frequency",
-        device_class=SensorDeviceClass.FREQUENCY,
-        native_unit_of_measurement=UnitOfFrequency.HERTZ,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        entity_registry_enabled_default=False,
+        **_measure(
+            "ac_frequency", SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ, 2
+        ),
         value_fn=_detail(lambda detail: detail.ac_frequency_hz),
         detail=True,
     ),
     InverterSensorDescription(
-        key="temperature",
-        translation_key="temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=False,
+        **_measure(
+            "temperature", SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, 0
+        ),
         value_fn=_detail(lambda detail: detail.temperature_c),
         detail=True,
     ),
@@ -727,22 +712,12 @@ INVERTER_SENSORS: tuple[InverterSensorDescription, ...] = (
         detail=True,
     ),
     InverterSensorDescription(
-        key="rssi",
-        translation_key="rssi",
-        native_unit_of_measurement=None,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+        **_measure("rssi", None, None, 0, entity_category=EntityCategory.DIAGNOSTIC),
         value_fn=_detail(lambda detail: detail.rssi),
         detail=True,
     ),
     InverterSensorDescription(
-        key="issi",
-        translation_key="issi",
-        native_unit_of_measurement=None,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+        **_measure("issi", None, None, 0, entity_category=EntityCategory.DIAGNOSTIC),
         value_fn=_detail(lambda detail: detail.issi),
         detail=True,
     ),
@@ -863,76 +838,28 @@ class CtSensor(EnphaseLocalEntity[LiveCoordinator], SensorEntity):
         return None if reading is None else self.entity_description.value_fn(reading)
 
 
-class CtStatusSensor(EnphaseLocalEntity[MetersCoordinator], SensorEntity):
+class CtStatusSensor(MeterEntity, SensorEntity):
     """A CT meter's status from its configuration."""
 
     entity_description: CtStatusDescription
-
-    def __init__(
-        self,
-        coordinator: MetersCoordinator,
-        description: CtStatusDescription,
-        meter: MeterConfig,
-    ) -> None:
-        """Bind to a meter."""
-        serial = coordinator.config_entry.runtime_data.info.serial
-        super().__init__(
-            coordinator,
-            description,
-            unique_id=f"{serial}_ct_{meter.eid}_{description.key}",
-            device_info=meter_device_info(
-                serial, coordinator.runtime.gateway_device_id, meter
-            ),
-        )
-        self._eid = meter.eid
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return False once the meter is gone from the configuration."""
-        return super().available and self._eid in self.coordinator.data
 
     @property
     @override
     def native_value(self) -> StateType:
         """Return the value."""
-        return self.entity_description.value_fn(self.coordinator.data[self._eid])
+        return self.entity_description.value_fn(self.meter)
 
 
-class InverterSensor(EnphaseLocalEntity[InvertersCoordinator], SensorEntity):
+class InverterSensor(InverterEntity, SensorEntity):
     """A value of one inverter."""
 
     entity_description: InverterSensorDescription
-
-    def __init__(
-        self,
-        coordinator: InvertersCoordinator,
-        description: InverterSensorDescription,
-        inverter: Inverter,
-    ) -> None:
-        """Bind to an inverter."""
-        super().__init__(
-            coordinator,
-            description,
-            unique_id=f"{inverter.serial}_{description.key}",
-            device_info=inverter_device_info(
-                coordinator.runtime.gateway_device_id, inverter
-            ),
-        )
-        self._serial = inverter.serial
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return False while the gateway does not list this inverter."""
-        return super().available and self._serial in self.coordinator.data.inverters
 
     @property
     @override
     def native_value(self) -> StateType | datetime:
         """Return the value."""
-        inverter = self.coordinator.data.inverters[self._serial]
-        return self.entity_description.value_fn(inverter, self.coordinator.data)
+        return self.entity_description.value_fn(self.inverter, self.coordinator.data)
 
 
 # --- Setup ---------------------------------------------------------------------------
