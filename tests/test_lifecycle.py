@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 import json
+import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -231,3 +232,35 @@ async def test_removed_inverter_device_can_be_deleted(
         await async_remove_config_entry_device(hass, init_integration, gateway) is False
     )
     assert await async_remove_config_entry_device(hass, init_integration, stale) is True
+
+
+async def test_secrets_never_reach_the_log(
+    hass: HomeAssistant,
+    cloud: EnvoySimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Setting up, renewing and failing leave no token, password or e-mail in debug logs."""
+    caplog.set_level(logging.DEBUG)
+    old_token = cloud.mint_token(lifetime_seconds=5 * DAY)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=cloud.serial,
+        data={
+            CONF_HOST: cloud.address,
+            CONF_TOKEN: old_token,
+            CONF_ENLIGHTEN_EMAIL: OWNER_EMAIL,
+            CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
+        },
+    )
+    await setup_entry(hass, entry)
+    await advance(hass, freezer, 6 * 60, step=60)
+    new_token = entry.data[CONF_TOKEN]
+    cloud.revoke_all_tokens()
+    await advance(hass, freezer, 30, step=10)
+
+    assert new_token != old_token
+    for secret in (old_token, new_token, OWNER_PASSWORD, OWNER_EMAIL):
+        assert secret not in caplog.text
+    for token in (old_token, new_token):
+        assert token.split(".")[-1] not in caplog.text  # not even the signature
