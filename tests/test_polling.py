@@ -119,19 +119,19 @@ async def test_short_outage_is_ridden_out(
     init_integration: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A 40 s outage (the nightly restart) keeps entities available, flags reachability."""
+    """A short outage (the nightly restart) keeps entities available, flags reachability."""
     serial = simulator.serial
     energy_before = float(state_of(hass, f"sensor.envoy_{serial}_grid_import_energy"))
-    simulator.inject("*", "outage", duration=40)
+    simulator.inject("*", "outage", duration=150)
 
-    await advance(hass, freezer, 25, step=5)
+    await advance(hass, freezer, 140, step=10)
 
     assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
     assert (
         state_of(hass, f"binary_sensor.envoy_{serial}_gateway_reachable") == STATE_OFF
     )
 
-    await advance(hass, freezer, 40, step=5)
+    await advance(hass, freezer, 30, step=5)
 
     assert state_of(hass, f"binary_sensor.envoy_{serial}_gateway_reachable") == STATE_ON
     assert (
@@ -147,9 +147,12 @@ async def test_long_outage_makes_live_entities_unavailable(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Beyond the grace period the data is stale, and entities say so."""
-    simulator.inject("*", "outage", duration=300)
+    simulator.inject("*", "outage", duration=600)
 
-    await advance(hass, freezer, 120, step=10)
+    await advance(hass, freezer, 150, step=10)
+    assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
+
+    await advance(hass, freezer, 60, step=10)
 
     assert state_of(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
     assert init_integration.state is ConfigEntryState.LOADED
