@@ -2,17 +2,18 @@
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import CONF_HOST, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_local.const import CONF_LIVE_INTERVAL, DOMAIN
+from custom_components.enphase_local.const import CONF_LIVE_INTERVAL, CONF_TOKEN, DOMAIN
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance, state_of
+from .helpers import advance, setup_entry, state_of
 
 pytestmark = pytest.mark.usefixtures("daytime")
+# (the nightly restart test moves the clock itself, after "daytime")
 
 
 def _requests(simulator: EnvoySimulator) -> dict[str, int]:
@@ -147,9 +148,9 @@ async def test_long_outage_makes_live_entities_unavailable(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Beyond the grace period the data is stale, and entities say so."""
-    simulator.inject("*", "outage", duration=600)
+    simulator.inject("*", "outage", duration=900)
 
-    await advance(hass, freezer, 150, step=10)
+    await advance(hass, freezer, 270, step=10)
     assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
 
     await advance(hass, freezer, 60, step=10)
@@ -158,3 +159,38 @@ async def test_long_outage_makes_live_entities_unavailable(
     assert init_integration.state is ConfigEntryState.LOADED
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flows == []
+
+
+async def test_nightly_restart_does_not_flap_entities(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, socket_enabled: None
+) -> None:
+    """Through the gateway's restart after 23:00 energy holds and CTs barely blink."""
+    freezer.move_to("2025-07-29T05:58:00+00:00")  # 22:58 in Los Angeles
+    async with EnvoySimulator(
+        "metered_split", port=0, cloud_port=None, seed=1, daily_outage=True
+    ) as sim:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=sim.serial,
+            data={CONF_HOST: sim.address, CONF_TOKEN: sim.mint_token()},
+        )
+        await setup_entry(hass, entry)
+        energy_id = f"sensor.envoy_{sim.serial}_grid_import_energy"
+        unavailable_polls = 0
+        totals: list[float] = []
+        for _ in range(60):  # ten minutes
+            await advance(hass, freezer, 10)
+            unavailable_polls += (
+                state_of(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
+            )
+            totals.append(float(state_of(hass, energy_id)))
+
+        failures = sum(
+            stats["status"].get("0", 0) + stats["status"].get("503", 0)
+            for stats in sim.stats()["endpoints"].values()
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+
+    assert failures > 0  # the restart really happened
+    assert unavailable_polls == 0
+    assert totals == sorted(totals)

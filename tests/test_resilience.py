@@ -95,7 +95,7 @@ async def test_broken_ct_endpoint_makes_only_ct_entities_unavailable(
     inverter = simulator.profile.inverter_serial_start
     simulator.inject("/ivp/meters/readings", kind)
 
-    await advance(hass, freezer, 240)
+    await advance(hass, freezer, 330)
 
     assert state_of(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
     assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE

@@ -82,12 +82,12 @@ _SAVE_NOW_EVENTS = frozenset(
     {EnergyEvent.WRAP_CORRECTED, EnergyEvent.RESET_ACCEPTED, EnergyEvent.JUMP_ACCEPTED}
 )
 
-LIVE_GRACE = timedelta(minutes=3)
+LIVE_GRACE = timedelta(minutes=5)
 PRODUCTION_GRACE = timedelta(minutes=5)
 SLOW_GRACE = timedelta(hours=1)
 """How long a tier keeps serving its last data while the gateway is away.
 
-The nightly restart after 23:00 usually lasts 1-3 minutes: riding that out
+The nightly restart after 23:00 lasts 1-5 minutes: riding that out
 keeps entities (and automations watching them) from flapping every night.
 """
 
