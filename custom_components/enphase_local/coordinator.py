@@ -10,6 +10,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import logging
 import time
 from typing import Any, override
 
@@ -151,7 +152,7 @@ class EnergyLog:
         """Log ``event`` for counter ``key`` at warning level the first time."""
         if event is None:
             return
-        level = 30 if (key, event) not in self._seen else 10
+        level = logging.WARNING if (key, event) not in self._seen else logging.DEBUG
         self._seen.add((key, event))
         messages = {
             EnergyEvent.WRAP_CORRECTED: "the counter wrapped at 2^32 J; the total carries on",
