@@ -5,8 +5,7 @@ from collections.abc import Awaitable, Callable
 import logging
 import ssl
 import time
-from types import TracebackType
-from typing import Self
+from typing import override
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -48,6 +47,7 @@ from .parsers import (
     parse_meters,
     parse_production_report,
 )
+from .session import SessionOwner
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -94,7 +94,7 @@ class _RedirectError(EnvoyConnectionError):
     """Plain HTTP answered a redirect: the gateway wants HTTPS now."""
 
 
-class Envoy:
+class Envoy(SessionOwner):
     """Client for one Envoy / IQ Gateway over its local API."""
 
     def __init__(
@@ -115,8 +115,7 @@ class Envoy:
         self.token_info: TokenInfo | None = None
         self.stats: dict[str, EndpointStats] = {}
         self.last_responses: dict[str, str] = {}
-        self._session = session
-        self._owns_session = session is None
+        super().__init__(session)
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(
@@ -487,31 +486,10 @@ class Envoy:
         port = f":{self._port}" if self._port is not None else ""
         return f"{scheme}://{address}{port}"
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        """Return the session, creating our own on first use."""
-        if self._session is None:
-            # No cookies: the Bearer header goes on every request anyway.
-            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-        return self._session
-
-    async def close(self) -> None:
-        """Close the session if it is ours."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> Self:
-        """Enter ``async with``."""
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close our session on leaving ``async with``."""
-        await self.close()
+    @override
+    def _new_session(self) -> aiohttp.ClientSession:
+        """Return our own session: no cookies, the Bearer header goes on every request."""
+        return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
 
 
 class _Detection:

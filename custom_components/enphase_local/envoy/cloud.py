@@ -3,8 +3,6 @@
 from collections.abc import Mapping
 import json
 import re
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 
@@ -13,6 +11,7 @@ from .exceptions import (
     EnlightenError,
     EnlightenMultiFactorError,
 )
+from .session import SessionOwner
 
 LOGIN_URL = "https://enlighten.enphaseenergy.com/login/login.json?"
 TOKENS_URL = "https://entrez.enphaseenergy.com/tokens"
@@ -21,7 +20,7 @@ ENTREZ_URL = "https://entrez.enphaseenergy.com"
 _JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_=-]+")
 
 
-class EnlightenClient:
+class EnlightenClient(SessionOwner):
     """Log in to Enlighten and ask Entrez for a gateway token.
 
     Unlike the gateway, the cloud has a real certificate: TLS is verified.
@@ -37,8 +36,7 @@ class EnlightenClient:
         timeout: float = 10.0,
     ) -> None:
         """Use ``session`` when given, else a session of our own."""
-        self._session = session
-        self._owns_session = session is None
+        super().__init__(session)
         self._login_url = login_url
         self._tokens_url = tokens_url
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -135,28 +133,3 @@ class EnlightenClient:
             raise EnlightenError(
                 f"Could not reach the Enphase cloud for the {step}: {type(err).__name__}"
             ) from err
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        """Return the session, creating our own on first use."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        """Close the session if it is ours."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> Self:
-        """Enter ``async with``."""
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close our session on leaving ``async with``."""
-        await self.close()
