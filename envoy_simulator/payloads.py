@@ -300,7 +300,7 @@ class PayloadBuilder:
 
     # -- /ivp/pdm/device_data -----------------------------------------------
 
-    def device_data(self, t: float) -> dict[str, Any]:
+    def device_data(self, t: float, gateway: Profile | None = None) -> dict[str, Any]:
         """Return /ivp/pdm/device_data, cut at the gateway's device limit."""
         hardware = self.hardware
         entries: list[tuple[str, dict[str, Any]]] = []
@@ -374,7 +374,9 @@ class PayloadBuilder:
 
     # -- production.json / production ---------------------------------------
 
-    def production_json(self, t: float, *, details: bool) -> dict[str, Any]:
+    def production_json(
+        self, t: float, gateway: Profile | None = None, *, details: bool
+    ) -> dict[str, Any]:
         """Return /production.json (``details``: with per-phase ``lines``)."""
         model = self.model
         hardware = self.hardware

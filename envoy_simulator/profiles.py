@@ -2,10 +2,17 @@
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 type MeasurementType = Literal[
-    "production", "net-consumption", "total-consumption", "storage"
+    "production",
+    "net-consumption",
+    "total-consumption",
+    "storage",
+    "backfeed",
+    "load",
+    "evse",
+    "pv3p",
 ]
 type PhaseMode = Literal["single", "split", "three"]
 type MeteringStatus = Literal["normal", "not-metering", "check-wiring"]
@@ -46,6 +53,26 @@ class MeterSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Quirks:
+    """Firmware behaviour its version number does not tell (it travels with the firmware)."""
+
+    html_only: bool = False
+    """Envoy-R 3.7: no JSON anywhere; /production.json is a 200 "Page Not Found"."""
+    json_production: bool = False
+    """production.json is JSON (inverters block) although the firmware is 3.x."""
+    absent_paths: frozenset[str] = frozenset()
+    """Endpoints this build lacks (they answer as missing endpoints do)."""
+    garbled_auth_paths: frozenset[str] = frozenset()
+    """Endpoints answering 401 with a broken WWW-Authenticate, whatever is sent."""
+    zero_production_at_night: bool = False
+    """/api/v1/production reads all zeros (lifetime too) while the sun is down."""
+    inverters_block_restart_days: float | None = None
+    """production.json's inverters block counts lifetime only from this many days before start."""
+    mod_gone_everywhere: bool = False
+    """device_data says ``modGone: true`` on every entry."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
     """A gateway: its hardware (serial, CTs, inverters) and its firmware."""
 
@@ -72,7 +99,12 @@ class Profile:
     battery_max_w: float = 0.0
     gone_inverters: int = 0
     phantom_reading_eids: tuple[int, ...] = ()
+    disabled_readings: tuple[MeasurementType, ...] = ()
+    """Disabled CT slots that still have a (non-zero) /ivp/meters/readings entry."""
+    relays: int = 0
+    """Relays (nsrb devices) listed in device_data."""
     device_data_limit: int = 50
+    quirks: Quirks = Quirks()
 
     @property
     def firmware_version(self) -> tuple[int, ...]:
@@ -109,7 +141,7 @@ class Profile:
     @property
     def production_json_is_html(self) -> bool:
         """Return whether production.json is the old HTML page (firmware 3.x)."""
-        return self.major < 4
+        return self.major < 4 and not self.quirks.json_production
 
     @property
     def inverters_have_dev_type(self) -> bool:
@@ -149,9 +181,64 @@ class Profile:
         """Return the eid of the meter in ``slot`` (0-based)."""
         return METER_EID_BASE + METER_EID_STEP * slot
 
+    def with_meter(
+        self,
+        measurement_type: str,
+        *,
+        enabled: bool | None = None,
+        metering_status: str | None = None,
+        status_flags: list[str] | None = None,
+    ) -> Profile:
+        """Return this hardware with the ``measurement_type`` CT slot changed.
+
+        Switching ``enabled`` without a status resets the status to the usual
+        one for the new state.
+        """
+        slot = next(
+            (
+                index
+                for index, meter in enumerate(self.meters)
+                if meter.measurement_type == measurement_type
+            ),
+            None,
+        )
+        if slot is None:
+            known = ", ".join(m.measurement_type for m in self.meters) or "none"
+            raise ValueError(
+                f"profile {self.name} has no {measurement_type!r} CT slot "
+                f"(its slots: {known})"
+            )
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be true or false, not {enabled!r}")
+        if metering_status is not None and metering_status not in METERING_STATUSES:
+            raise ValueError(
+                f"metering_status must be one of {', '.join(METERING_STATUSES)}, "
+                f"not {metering_status!r}"
+            )
+        if status_flags is not None and (
+            not isinstance(status_flags, list)
+            or not all(isinstance(flag, str) for flag in status_flags)
+        ):
+            raise TypeError("status_flags must be a list of strings")
+        meter = self.meters[slot]
+        now_enabled = meter.enabled if enabled is None else enabled
+        status = meter.metering_status if now_enabled == meter.enabled else None
+        if metering_status is not None:
+            status = cast("MeteringStatus", metering_status)
+        meters = list(self.meters)
+        meters[slot] = MeterSpec(
+            meter.measurement_type,
+            enabled=now_enabled,
+            metering_status=status,
+            status_flags=meter.status_flags
+            if status_flags is None
+            else tuple(status_flags),
+        )
+        return replace(self, meters=tuple(meters))
+
     def with_firmware(self, other: Profile) -> Profile:
-        """Return this hardware running ``other``'s firmware."""
-        return replace(self, firmware=other.firmware)
+        """Return this hardware running ``other``'s firmware (and its quirks)."""
+        return replace(self, firmware=other.firmware, quirks=other.quirks)
 
 
 _SPLIT_CTS = (MeterSpec("production"), MeterSpec("net-consumption"))
