@@ -22,6 +22,11 @@ JOULE_WRAP = 2**32
 SUNRISE_HOUR = 6
 SUNSET_HOUR = 20
 _CAPACITY_FACTOR = 0.17
+# Share of the system's output (solar + battery) a backfeed CT sees coming back.
+_BACKFEED_SHARE = 0.05
+# A disabled EV charger's standby draw per phase (W) and its past average (W).
+_EVSE_STANDBY_W = 2.4
+_EVSE_HISTORY_W = 150.0
 _INVERTER_EFFICIENCY = 0.965
 _BATTERY_EFFICIENCY = 0.95
 _BATTERY_RESERVE = 0.1
@@ -427,6 +432,7 @@ class SiteModel:
         ]
         self._inverter_key = stream_key(seed, "inverter-reading")
         self.ledger = Ledger(self.sampler, start)
+        self.started_at = start
         self.wrap_offsets_j: dict[int, float] = {}
         self._max_cache: dict[int, tuple[float, float, float]] = {}
 
@@ -596,6 +602,10 @@ class SiteModel:
             "net-consumption": (1.12, 110.0, 0.3, 0.15),
             "total-consumption": (1.2, 80.0, 0.3, 0.0),
             "storage": (1.02, 6.0, 0.03, 0.04),
+            "backfeed": (1.02, 4.0, 0.03, 0.04),
+            "load": (1.2, 80.0, 0.3, 0.0),
+            "evse": (1.05, 3.0, 0.02, 0.0),
+            "pv3p": (1.01, 1.0, 0.0, 0.0),
         }
         constants: dict[MeasurementType, list[PhaseConstants]] = {}
         for number, (kind, (factor, floor, lag, lead)) in enumerate(ranges.items()):
@@ -656,9 +666,33 @@ class SiteModel:
                 ledger.value(imports, t),
                 ledger.value(exports, t),
             )
-        if kind == "total-consumption":
+        if kind in ("total-consumption", "load"):
             load = sampler.loads[phase]
             return ledger.power(load, t), 0.0, ledger.value(load, t), 0.0
+        if kind == "storage":
+            return self._battery_share(phase, t)
+        if kind == "backfeed":
+            # What the system feeds back through the collar: a small, exact
+            # share of solar plus battery discharge (battery charging comes in).
+            scale = self.schedule.at(t).phase_peak_w(phase)
+            out_w, in_w, out_j, in_j = self._battery_share(phase, t)
+            return (
+                _BACKFEED_SHARE * (scale * ledger.power(sampler.solar, t) + out_w),
+                _BACKFEED_SHARE * in_w,
+                _BACKFEED_SHARE * (self._fleet_solar(phase, None, t) + out_j),
+                _BACKFEED_SHARE * in_j,
+            )
+        if kind == "evse":
+            return _EVSE_STANDBY_W, 0.0, _EVSE_STANDBY_W * (t - ledger.origin), 0.0
+        # pv3p: no third-party inverters on the simulated sites.
+        return 0.0, 0.0, 0.0, 0.0
+
+    def _battery_share(self, phase: int, t: float) -> tuple[float, float, float, float]:
+        """Return one phase's share of battery discharge/charge power and energy."""
+        sampler = self.sampler
+        if not sampler.has_battery:
+            return 0.0, 0.0, 0.0, 0.0
+        ledger = self.ledger
         share = 1.0 / self.profile.phase_count
         return (
             share * ledger.power(sampler.discharge, t),
@@ -673,14 +707,21 @@ class SiteModel:
         weight = self.sampler.load_weights[phase]
         solar = self.production_shares[phase] * self.peak_total_w * _CAPACITY_FACTOR
         load = weight * (profile.base_load_w + 0.3 * profile.variable_load_w)
-        if kind == "production":
-            return solar, self._standby_w[phase] * 0.45
-        if kind == "net-consumption":
-            return load * 0.6, solar * 0.5
-        if kind == "total-consumption":
-            return load, 0.0
-        discharge = 110.0 / profile.phase_count
-        return discharge, discharge / _BATTERY_EFFICIENCY
+        discharge = 110.0 / profile.phase_count if self.sampler.has_battery else 0.0
+        rates: dict[MeasurementType, tuple[float, float]] = {
+            "production": (solar, self._standby_w[phase] * 0.45),
+            "net-consumption": (load * 0.6, solar * 0.5),
+            "total-consumption": (load, 0.0),
+            "load": (load, 0.0),
+            "storage": (discharge, discharge / _BATTERY_EFFICIENCY),
+            "backfeed": (
+                _BACKFEED_SHARE * (solar + discharge),
+                _BACKFEED_SHARE * discharge / _BATTERY_EFFICIENCY,
+            ),
+            "evse": (_EVSE_HISTORY_W, 0.0),
+            "pv3p": (0.0, 0.0),
+        }
+        return rates[kind]
 
     def ct_phase(self, kind: MeasurementType, phase: int, t: float) -> CtValues:
         """Return one CT phase's values at ``t``."""
@@ -961,6 +1002,31 @@ class SiteModel:
             reading_time=max((r.report_time for r in reports), default=int(t)),
             active_count=len(reports),
         )
+
+    def energy_since_wh(self, reports: list[InverterReport], since: float) -> int:
+        """Return what ``reports``' inverters produced since ``since`` (a counter restarted then).
+
+        Before the integrated history an inverter's lifetime grows at its
+        long-run rate, as its starting value assumes.
+        """
+        total_j = 0.0
+        for report in reports:
+            spec = report.spec
+            before = (
+                0.0
+                if spec.index in self._joined
+                else spec.peak_w
+                * _CAPACITY_FACTOR
+                * max(0.0, since - spec.installed_epoch)
+            )
+            lifetime = self.true_lifetime_joules(spec, report.report_time)
+            total_j += lifetime - self.wrap_offsets_j.get(spec.index, 0.0) - before
+        return int(total_j / 3600.0)
+
+    def is_night(self, t: float) -> bool:
+        """Return whether the sun is down at ``t``."""
+        day = self.calendar.day(t)
+        return t <= day.sunrise or t >= day.sunset
 
     def push_to_wrap(
         self, serials: set[str] | None, t: float, *, immediate: bool = False

@@ -13,6 +13,7 @@ from .model import (
     SiteModel,
 )
 from .noise import stream_key, unit
+from .pages import production_page
 from .profiles import MeasurementType, Profile
 
 type Json = Any
@@ -20,6 +21,8 @@ type Json = Any
 _CT_CHANNEL_EID_BASE = 1778385169
 _ID_STEP = 256
 _GONE_AFTER_S = 180 * 86400.0
+_RELAY_ID_BASE = 570425600
+_RELAY_SERIAL_OFFSET = 900_000
 
 COUNTER_KEYS = frozenset(
     {
@@ -128,7 +131,7 @@ class PayloadBuilder:
         hardware = self.hardware
         if gateway.production_stalled:
             return self.stalled_production()
-        if gateway.production_zeroed:
+        if gateway.quirks.zero_production_at_night and self.model.is_night(t):
             return {
                 "wattHoursToday": 0,
                 "wattHoursSevenDays": 0,
@@ -245,14 +248,19 @@ class PayloadBuilder:
         return entries
 
     def meter_readings(self, t: float) -> list[dict[str, Any]]:
-        """Return /ivp/meters/readings (enabled meters, plus phantom zero entries)."""
+        """Return /ivp/meters/readings (enabled meters, plus phantom zero entries).
+
+        Disabled slots listed in ``disabled_readings`` keep a live entry too.
+        """
         hardware = self.hardware
         if not hardware.metered:
             return []
         now = math.floor(t)
         entries: list[dict[str, Any]] = []
         for slot, meter in enumerate(hardware.meters):
-            if not meter.enabled:
+            if not (
+                meter.enabled or meter.measurement_type in hardware.disabled_readings
+            ):
                 continue
             reading = self.model.ct_meter(meter.measurement_type, now)
             entries.append(self._reading(hardware.meter_eid(slot), slot, reading, now))
@@ -316,10 +324,62 @@ class PayloadBuilder:
             for serial, gone_time, device_id in self._gone()
         )
         entries.extend((str(r.spec.device_id), _pcu_device(r)) for r in added)
+        entries.extend(self._relay_devices(math.floor(t)))
+        if (gateway or hardware).quirks.mod_gone_everywhere:
+            # Some firmware marks every device gone, though they still report.
+            entries = [(key, {**device, "modGone": True}) for key, device in entries]
         body: dict[str, Any] = dict(entries[: hardware.device_data_limit])
         body["deviceCount"] = len(entries)
         body["deviceDataLimit"] = hardware.device_data_limit
         return body
+
+    def _relay_devices(self, now: int) -> list[tuple[str, dict[str, Any]]]:
+        """Return device_data entries of the relays (nsrb): no energy of their own."""
+        hardware = self.hardware
+        installed = int(hardware.installed_epoch)
+        devices: list[tuple[str, dict[str, Any]]] = []
+        for index in range(hardware.relays):
+            device_id = _RELAY_ID_BASE + _ID_STEP * index
+            report = now - now % 900
+            devices.append(
+                (
+                    str(device_id),
+                    {
+                        "devName": "nsrb",
+                        "sn": str(
+                            hardware.inverter_serial_start
+                            + _RELAY_SERIAL_OFFSET
+                            + index
+                        ),
+                        "active": True,
+                        "modGone": False,
+                        "channels": [
+                            {
+                                "chanEid": device_id + 17,
+                                "created": report,
+                                "wattHours": {"today": 0, "yesterday": 0, "week": 0},
+                                "watts": {"now": 0, "nowUsed": 0, "max": 0},
+                                "lastReading": {
+                                    "eid": device_id + 17,
+                                    "interval_type": 0,
+                                    "endDate": report,
+                                    "duration": 900,
+                                    "flags": 0,
+                                    "flags_hex": "0x0000000000000000",
+                                    "joulesProduced": 0,
+                                    "joulesUsed": 0,
+                                },
+                                "lifetime": {
+                                    "createdTime": installed,
+                                    "duration": report - installed,
+                                    "joulesProduced": 0,
+                                },
+                            }
+                        ],
+                    },
+                )
+            )
+        return devices
 
     def _eim_device(self, t: float) -> dict[str, Any]:
         """Return the production CT's device_data entry."""
@@ -382,13 +442,19 @@ class PayloadBuilder:
         hardware = self.hardware
         reports = model.inverter_reports(t)
         totals = model.inverter_totals(reports, t)
+        restart_days = (gateway or hardware).quirks.inverters_block_restart_days
+        lifetime_wh = (
+            totals.lifetime_wh
+            if restart_days is None
+            else model.energy_since_wh(reports, model.started_at - restart_days * 86400)
+        )
         production: list[dict[str, Any]] = [
             {
                 "type": "inverters",
                 "activeCount": totals.active_count,
                 "readingTime": totals.reading_time,
                 "wNow": totals.watts_now,
-                "whLifetime": totals.lifetime_wh,
+                "whLifetime": lifetime_wh,
             }
         ]
         consumption: list[dict[str, Any]] = []
@@ -531,15 +597,7 @@ class PayloadBuilder:
     def production_page_html(self, t: float) -> str:
         """Return the old (firmware 3.x) HTML production page."""
         totals = self.model.inverter_totals(self.model.inverter_reports(t), t)
-        return (
-            "<!DOCTYPE html>\n<html><head><title>Envoy</title></head><body>\n"
-            "<h1>System Energy Production</h1>\n<table>\n"
-            f"<tr><td>Currently</td><td>{totals.watts_now / 1000:.2f} kW</td></tr>\n"
-            f"<tr><td>Today</td><td>{totals.today_wh / 1000:.2f} kWh</td></tr>\n"
-            f"<tr><td>Past Week</td><td>{totals.seven_days_wh / 1000:.1f} kWh</td></tr>\n"
-            f"<tr><td>Since Installation</td><td>{totals.lifetime_wh / 1000:.1f} kWh</td></tr>\n"
-            "</table>\n</body></html>\n"
-        )
+        return production_page(totals)
 
     # -- inventory.json / home.json -----------------------------------------
 

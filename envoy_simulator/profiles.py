@@ -168,15 +168,6 @@ class Profile:
             and self.firmware_version >= (8, 2, 4264)
         )
 
-    @property
-    def production_zeroed(self) -> bool:
-        """Return whether /api/v1/production reads all zeros (older metered, no CT)."""
-        return (
-            self.metered
-            and "production" not in self.enabled_meter_types
-            and not self.production_stalled
-        )
-
     def meter_eid(self, slot: int) -> int:
         """Return the eid of the meter in ``slot`` (0-based)."""
         return METER_EID_BASE + METER_EID_STEP * slot
@@ -242,6 +233,14 @@ class Profile:
 
 
 _SPLIT_CTS = (MeterSpec("production"), MeterSpec("net-consumption"))
+_COLLAR_CTS = (
+    *_SPLIT_CTS,
+    MeterSpec("storage"),
+    MeterSpec("backfeed"),
+    MeterSpec("load", enabled=False),
+    MeterSpec("evse", enabled=False),
+    MeterSpec("pv3p", enabled=False),
+)
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile
@@ -371,6 +370,136 @@ PROFILES: dict[str, Profile] = {
             envoy_r=True,
             base_load_w=450.0,
             variable_load_w=2500.0,
+        ),
+        Profile(
+            name="envoy_r_html_only",
+            description="Envoy-R, firmware 3.7, no JSON at all: only the HTML /production page (digest), production.json a 200 Page Not Found",
+            serial="121338004417",
+            part_number="800-00069-r05",
+            firmware="3.7.41",
+            timezone="America/Toronto",
+            installed_epoch=_epoch(2013, 8, 20),
+            inverter_count=14,
+            inverter_peak_w=215.0,
+            inverter_serial_start=121312066600,
+            metered=False,
+            envoy_r=True,
+            base_load_w=500.0,
+            variable_load_w=2400.0,
+            quirks=Quirks(html_only=True),
+        ),
+        Profile(
+            name="metered_7x_no_ct",
+            description="IQ Gateway metered hardware, firmware 7.6, CTs disabled: /api/v1/production right, production.json inverters lifetime restarted",
+            serial="202012086635",
+            part_number="800-00654-r08",
+            firmware="7.6.185",
+            timezone="America/Edmonton",
+            installed_epoch=_epoch(2024, 1, 15),
+            inverter_count=12,
+            inverter_peak_w=300.0,
+            inverter_serial_start=482312003300,
+            metered=True,
+            meters=(
+                MeterSpec("production", enabled=False),
+                MeterSpec("net-consumption", enabled=False),
+            ),
+            quirks=Quirks(inverters_block_restart_days=16.0),
+        ),
+        Profile(
+            name="no_inverter_list",
+            description="Envoy-S standard, firmware 8.2, single phase EU: device_data but no /api/v1/production/inverters (404), 18 inverters",
+            serial="202404150918",
+            part_number="800-00553-r03",
+            firmware="8.2.4382",
+            timezone="Europe/Paris",
+            installed_epoch=_epoch(2024, 4, 15),
+            inverter_count=18,
+            inverter_peak_w=300.0,
+            inverter_serial_start=542404005500,
+            metered=False,
+            phase_mode="three",
+            phase_count=1,
+            nominal_voltage_v=230.0,
+            frequency_hz=50.0,
+            quirks=Quirks(absent_paths=frozenset({"/api/v1/production/inverters"})),
+        ),
+        Profile(
+            name="envoy_s_39_quirk",
+            description="Envoy-S standard, firmware 3.9: production.json JSON without auth, /api/v1/* 401 with a garbled digest challenge",
+            serial="121645007731",
+            part_number="800-00551-r02",
+            firmware="3.9.18",
+            timezone="America/Detroit",
+            installed_epoch=_epoch(2016, 9, 30),
+            inverter_count=10,
+            inverter_peak_w=250.0,
+            inverter_serial_start=121645020200,
+            metered=False,
+            quirks=Quirks(
+                json_production=True,
+                garbled_auth_paths=frozenset(
+                    {"/api/v1/production", "/api/v1/production/inverters"}
+                ),
+            ),
+        ),
+        Profile(
+            name="iq_meter_collar",
+            description="IQ Gateway, firmware 8.3, IQ Meter Collar: production, net, storage, backfeed CTs (load, evse, pv3p off), battery, /api/v1/production zero at night",
+            serial="202503107744",
+            part_number="800-01736-r02",
+            firmware="8.3.5286",
+            timezone="America/Los_Angeles",
+            installed_epoch=_epoch(2025, 3, 10),
+            inverter_count=22,
+            inverter_peak_w=350.0,
+            inverter_serial_start=542503007000,
+            metered=True,
+            meters=_COLLAR_CTS,
+            base_load_w=450.0,
+            variable_load_w=3000.0,
+            battery_capacity_wh=10000.0,
+            battery_max_w=3840.0,
+            phantom_reading_eids=(METER_EID_BASE + 7 * METER_EID_STEP,),
+            disabled_readings=("evse",),
+            relays=1,
+            quirks=Quirks(zero_production_at_night=True),
+        ),
+        Profile(
+            name="meters_missing_with_ct",
+            description="IQ Gateway metered, firmware 8.1, production + net CTs but /ivp/meters* missing (404): the CT shows in production.json only",
+            serial="202209213390",
+            part_number="800-00654-r08",
+            firmware="8.1.41",
+            timezone="America/New_York",
+            installed_epoch=_epoch(2022, 9, 21),
+            inverter_count=20,
+            inverter_peak_w=295.0,
+            inverter_serial_start=482209009900,
+            metered=True,
+            meters=_SPLIT_CTS,
+            quirks=Quirks(
+                absent_paths=frozenset({"/ivp/meters", "/ivp/meters/readings"})
+            ),
+        ),
+        Profile(
+            name="mod_gone_everywhere",
+            description="IQ Gateway metered, firmware 8.2, single phase AU: modGone true on every device_data entry, inverters still reporting",
+            serial="202306281142",
+            part_number="800-00656-r06",
+            firmware="8.2.4311",
+            timezone="Australia/Sydney",
+            installed_epoch=_epoch(2023, 6, 28),
+            inverter_count=16,
+            inverter_peak_w=300.0,
+            inverter_serial_start=542306002200,
+            metered=True,
+            meters=_SPLIT_CTS,
+            phase_mode="single",
+            phase_count=1,
+            nominal_voltage_v=230.0,
+            frequency_hz=50.0,
+            quirks=Quirks(mod_gone_everywhere=True),
         ),
     )
 }

@@ -57,6 +57,12 @@ async def fetch(
         return Answer(response.status, response.headers, await response.read())
 
 
+def media_type(answer: Answer) -> str | None:
+    """Return the answer's media type without parameters (None: no Content-Type)."""
+    header = answer.headers.get("Content-Type")
+    return None if header is None else header.split(";")[0].strip()
+
+
 PRODUCTION_V1_KEYS = {
     "wattHoursToday",
     "wattHoursSevenDays",

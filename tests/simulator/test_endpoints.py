@@ -27,62 +27,100 @@ from .helpers import (
     WATT_HOURS_KEYS,
     WATTS_KEYS,
     fetch,
+    media_type,
 )
 
-ENDPOINTS = (
-    "/info",
-    "/api/v1/production",
-    "/api/v1/production/inverters",
-    "/ivp/meters",
-    "/ivp/meters/readings",
-    "/ivp/pdm/device_data",
-    "/production.json",
-    "/production.json?details=1",
-    "/production",
-    "/inventory.json",
-    "/home.json",
-)
-
-# Endpoint -> status for the ones a profile lacks (everything else answers 200).
-MISSING: dict[str, dict[str, int]] = {
-    "legacy_standard": {
-        "/ivp/meters": 404,
-        "/ivp/meters/readings": 404,
-        "/ivp/pdm/device_data": 404,
-    },
-    "metered_split": {"/ivp/pdm/device_data": 401},
+JSON = "application/json"
+HTML = "text/html"
+# What every endpoint answers on a gateway that has them all: (status, media type).
+EVERYTHING: dict[str, tuple[int, str | None]] = {
+    "/info": (200, None),
+    "/api/v1/production": (200, JSON),
+    "/api/v1/production/inverters": (200, JSON),
+    "/ivp/meters": (200, None),
+    "/ivp/meters/readings": (200, None),
+    "/ivp/pdm/device_data": (200, None),
+    "/production.json": (200, JSON),
+    "/production.json?details=1": (200, JSON),
+    "/production": (200, JSON),
+    "/inventory.json": (200, JSON),
+    "/home.json": (200, JSON),
+}
+_NO_IVP: dict[str, tuple[int, str | None]] = {
+    "/ivp/meters": (404, JSON),
+    "/ivp/meters/readings": (404, JSON),
+    "/ivp/pdm/device_data": (404, JSON),
+}
+_PAGE_NOT_FOUND: tuple[int, str | None] = (404, HTML)
+# Profile -> the answers that differ from EVERYTHING (envoy_s_39_quirk: its own test).
+DIFFERENCES: dict[str, dict[str, tuple[int, str | None]]] = {
+    "legacy_standard": _NO_IVP,
+    "metered_split": {"/ivp/pdm/device_data": (401, JSON)},
     "metered_three_phase_storage": {},
     "metered_no_ct": {},
     "total_consumption": {},
     "large_site": {},
-    "envoy_r_legacy": {
-        "/ivp/meters": 404,
-        "/ivp/meters/readings": 404,
-        "/ivp/pdm/device_data": 404,
+    "envoy_r_legacy": _NO_IVP
+    | {
+        "/production.json": (200, HTML),
+        "/production.json?details=1": (200, HTML),
+        "/production": (200, HTML),
     },
+    "envoy_r_html_only": dict.fromkeys(EVERYTHING, _PAGE_NOT_FOUND)
+    | {"/info": (200, None), "/production": (200, HTML)}
+    # The "Page Not Found" page comes with status 200 and a JSON Content-Type.
+    | {"/production.json": (200, JSON), "/production.json?details=1": (200, JSON)},
+    "metered_7x_no_ct": {"/ivp/pdm/device_data": (401, JSON)},
+    "no_inverter_list": {"/api/v1/production/inverters": (404, JSON)},
+    "iq_meter_collar": {},
+    "meters_missing_with_ct": _NO_IVP,
+    "mod_gone_everywhere": {},
 }
+# Imeter and web-tokens as /info shows them (None: the element is absent).
+INFO_FLAGS: dict[str, tuple[str | None, str | None]] = {
+    "legacy_standard": ("false", "false"),
+    "metered_split": ("true", "true"),
+    "metered_three_phase_storage": ("true", "true"),
+    "metered_no_ct": ("true", "true"),
+    "total_consumption": ("true", "true"),
+    "large_site": ("true", "true"),
+    "envoy_r_legacy": (None, None),
+    "envoy_r_html_only": (None, None),
+    "metered_7x_no_ct": ("true", "true"),
+    "no_inverter_list": ("false", "true"),
+    "envoy_s_39_quirk": ("false", None),
+    "iq_meter_collar": ("true", "true"),
+    "meters_missing_with_ct": ("true", "true"),
+    "mod_gone_everywhere": ("true", "true"),
+}
+# Profiles whose every endpoint family answers in the seed shapes.
+SEED_SHAPED = (
+    "legacy_standard",
+    "metered_split",
+    "metered_three_phase_storage",
+    "metered_no_ct",
+    "total_consumption",
+    "large_site",
+    "envoy_r_legacy",
+    "metered_7x_no_ct",
+    "iq_meter_collar",
+    "mod_gone_everywhere",
+)
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile_has_expectations() -> None:
+    assert sorted(INFO_FLAGS) == sorted(PROFILES)
+    assert sorted([*DIFFERENCES, "envoy_s_39_quirk"]) == sorted(PROFILES)
+
+
+@pytest.mark.parametrize("profile", sorted(DIFFERENCES))
 async def test_every_endpoint_status_and_content_type(
     make_sim: SimulatorFactory, session: aiohttp.ClientSession, profile: str
 ) -> None:
     sim = await make_sim(profile)
-    missing = MISSING[profile]
-    for path in ENDPOINTS:
-        answer = await fetch(session, sim, path)
-        bare = path.split("?")[0]
-        assert answer.status == missing.get(bare, 200), path
-        if answer.status == 200 and (bare == "/info" or bare.startswith("/ivp/")):
-            assert "Content-Type" not in answer.headers, path
-        elif (
-            answer.status == 200
-            and bare in ("/production.json", "/production")
-            and profile == "envoy_r_legacy"
-        ):
-            assert answer.headers["Content-Type"].startswith("text/html")
-        else:
-            assert answer.headers["Content-Type"].startswith("application/json"), path
+    answers = {path: await fetch(session, sim, path) for path in EVERYTHING}
+    seen = {path: (a.status, media_type(a)) for path, a in answers.items()}
+    assert seen == EVERYTHING | DIFFERENCES[profile]
     assert sim.stats()["endpoints"]["/info"]["status"] == {"200": 1}
 
 
@@ -102,21 +140,16 @@ async def test_info_xml(
     major = int(PROFILES[profile].firmware.split(".")[0])
     assert software == ("D" if major >= 7 else "R") + PROFILES[profile].firmware
     assert software[1:] == sim.firmware
-    if profile == "envoy_r_legacy":
-        assert device.find("imeter") is None
-        assert root.find("web-tokens") is None
-    else:
-        assert device.findtext("imeter") == (
-            "true" if PROFILES[profile].metered else "false"
-        )
-        assert root.findtext("web-tokens") == ("true" if major >= 7 else "false")
+    assert (device.findtext("imeter"), root.findtext("web-tokens")) == INFO_FLAGS[
+        profile
+    ]
     assert root.findtext("time") == str(int(sim.now()))
     assert device.findtext("seqnum") == "0"
     assert device.findtext("apiver") == "1"
     assert len(device.findtext("euaid") or "") == 6
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize("profile", SEED_SHAPED)
 async def test_seed_shapes(
     make_sim: SimulatorFactory, session: aiohttp.ClientSession, profile: str
 ) -> None:
