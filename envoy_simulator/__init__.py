@@ -1,4 +1,9 @@
-"""A fake Enphase Envoy / IQ Gateway for tests, demos and benchmarks."""
+"""A fake Enphase Envoy / IQ Gateway for tests, demos and benchmarks.
+
+EnvoySimulator plays a simulated site on one of the PROFILES (common gateways
+and shapes seen on real ones), with faults injected per endpoint (FAULT_KINDS,
+see faults.py). envoy_simulator.replay serves captured answers instead.
+"""
 
 from .clock import Clock, FakeClock, SystemClock
 from .cloud import CloudAccount

@@ -1,13 +1,22 @@
-"""Run the simulator from the command line: ``python -m envoy_simulator --profile NAME``."""
+"""Run the simulator from the command line.
+
+``python -m envoy_simulator --profile NAME`` plays a simulated site (see
+``--list-profiles``); ``python -m envoy_simulator --replay DIR`` serves a
+directory of captured answers instead (see envoy_simulator.replay, which also
+converts a diagnostics download into such a directory).
+"""
 
 import argparse
 import asyncio
 from collections.abc import Sequence
 import contextlib
+from pathlib import Path
 import signal
 import sys
 
+from .faults import FAULT_KINDS
 from .profiles import PROFILES
+from .replay import ReplayGateway
 from .server import EnvoySimulator
 
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - only compared, never bound
@@ -17,7 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
         prog="python -m envoy_simulator",
-        description="Run a fake Enphase Envoy / IQ Gateway (and a fake Enlighten cloud).",
+        description="Run a fake Enphase Envoy / IQ Gateway (and a fake Enlighten cloud), "
+        "or replay captured answers with --replay.",
+        epilog="Faults are injected over the control API: POST /_sim/fault "
+        '{"endpoint": "/ivp/meters", "kind": "trickle", "count": 1, "params": {...}}; '
+        f"kinds: {', '.join(FAULT_KINDS)} "
+        "(params and effects in envoy_simulator/faults.py). "
+        "Make a replay directory from a diagnostics download with: "
+        "python -m envoy_simulator.replay convert DIAGNOSTICS.json OUTDIR",
     )
     parser.add_argument(
         "--profile",
@@ -26,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--list-profiles", action="store_true", help="list the profiles and exit"
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve the captured answers in DIR instead of a simulated site "
+        "(uses --host and --port only)",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
@@ -114,6 +138,49 @@ def describe(sim: EnvoySimulator) -> str:
     return "\n".join(lines)
 
 
+def describe_replay(gateway: ReplayGateway) -> str:
+    """Return what to type where to use the running replay."""
+    return "\n".join(
+        (
+            f"Envoy replay of {gateway.directory}",
+            f"  gateway address (host:port for Home Assistant): {gateway.address}"
+            + (
+                " (use this machine's IP address)"
+                if gateway.host in _WILDCARD_HOSTS
+                else ""
+            ),
+            "  HTTP and HTTPS on that port; any token or none is accepted",
+            f"  request counts: http://{gateway.address}/_sim/stats",
+            "Press Ctrl-C to stop.",
+        )
+    )
+
+
+async def _serve_until(stop: asyncio.Event | None, started: str) -> None:
+    """Print ``started`` and wait for ``stop`` or SIGINT/SIGTERM."""
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
+    try:
+        print(started, flush=True)
+        await stop.wait()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+async def run_replay(
+    args: argparse.Namespace, stop: asyncio.Event | None = None
+) -> None:
+    """Serve ``args.replay`` until ``stop`` is set or the process is interrupted."""
+    async with ReplayGateway(args.replay, host=args.host, port=args.port) as gateway:
+        await _serve_until(stop, describe_replay(gateway))
+
+
 async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
     """Run the simulator until ``stop`` is set or the process is interrupted."""
     sim = EnvoySimulator(
@@ -127,20 +194,8 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> No
         cloud_port=args.cloud_port,
         seed=args.seed,
     )
-    stop = stop if stop is not None else asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-    try:
-        async with sim:
-            print(describe(sim), flush=True)
-            await stop.wait()
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
+    async with sim:
+        await _serve_until(stop, describe(sim))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,6 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list_profiles:
         print(describe_profiles())
+        return 0
+    if args.replay is not None:
+        if not args.replay.is_dir():
+            print(f"no capture directory {args.replay}", file=sys.stderr)
+            return 2
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_replay(args))
         return 0
     if args.profile not in PROFILES:
         print(
