@@ -58,7 +58,7 @@ CT = BASIC | {Endpoint.METERS, Endpoint.METER_READINGS}
 EXPECTED = [
     Expected(
         "legacy_standard", "http", "5.0.62", False, digest_auth,
-        ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 10, 0, 2,
+        ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 10, 0, 1,
     ),
     Expected(
         "metered_split", "https", "7.6.175", True, token_auth,
@@ -73,7 +73,7 @@ EXPECTED = [
         "metered_no_ct", "https", "8.2.4264", True, token_auth,
         ProductionSource.PRODUCTION_JSON_INVERTERS,
         BASIC | {Endpoint.METERS, Endpoint.DEVICE_DATA, Endpoint.PRODUCTION_JSON},
-        (), 0, 50, 16, 16, 0,
+        (), 0, 50, 16, 16, 1,
     ),
     Expected(
         "total_consumption", "https", "8.3.5167", True, token_auth,

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from custom_components.enphase_local.envoy import (
+    CloudEndpoints,
     EnlightenAuthenticationError,
     EnlightenClient,
     EnlightenError,
@@ -273,12 +274,17 @@ async def test_firmware_upgrade_to_tokens(
 # The fake Enphase cloud
 
 
+def _cloud_endpoints(simulator: EnvoySimulator) -> CloudEndpoints:
+    """Point the cloud client at the simulator's fake Enlighten and Entrez."""
+    return CloudEndpoints(
+        login_url=simulator.login_url, tokens_url=simulator.tokens_url
+    )
+
+
 async def test_cloud_token_formats(
     simulator: EnvoySimulator, session: aiohttp.ClientSession
 ) -> None:
-    cloud = EnlightenClient(
-        session, login_url=simulator.login_url, tokens_url=simulator.tokens_url
-    )
+    cloud = EnlightenClient(session, endpoints=_cloud_endpoints(simulator))
     raw = await cloud.fetch_token("owner@example.com", PASSWORD, simulator.serial)
     from_json = await cloud.fetch_token(
         "owner-json@example.com", PASSWORD, simulator.serial
@@ -322,9 +328,7 @@ async def test_cloud_refusals(
     error: type[EnlightenError],
     message: str,
 ) -> None:
-    cloud = EnlightenClient(
-        session, login_url=simulator.login_url, tokens_url=simulator.tokens_url
-    )
+    cloud = EnlightenClient(session, endpoints=_cloud_endpoints(simulator))
     with pytest.raises(error, match=message) as err:
         await cloud.fetch_token(email, password, serial or simulator.serial)
     assert type(err.value) is error
@@ -337,8 +341,7 @@ async def test_cloud_faults(
 ) -> None:
     cloud = EnlightenClient(
         session,
-        login_url=simulator.login_url,
-        tokens_url=simulator.tokens_url,
+        endpoints=_cloud_endpoints(simulator),
         timeout=0.3,
     )
     simulator.inject("/login/login.json", "hang", count=1)
