@@ -28,7 +28,8 @@ Authentication:
 - ``token_revoked``: refuse every token minted before the fault (fw >= 7) or
   every digest login (fw < 7); tokens minted later work.
 
-Transforms of the real answer (they stack, in injection order):
+Transforms of the endpoint's own answer (they stack, in injection order;
+refusals and missing endpoints are left alone):
 - ``stale``: repeat the first answer given while the fault is on.
 - ``zero_glitch``: every energy counter reads 0; param ``keys``: only those.
 - ``active_count_zero``: production.json eim entries say ``activeCount: 0``.
