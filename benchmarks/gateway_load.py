@@ -61,6 +61,8 @@ import sys
 import time
 
 from custom_components.enphase_local import const
+from custom_components.enphase_local.connection import ClientSettings
+from custom_components.enphase_local.coordinator import InfoTier, MetersTier
 from custom_components.enphase_local.envoy import (
     Endpoint,
     Envoy,
@@ -75,8 +77,9 @@ HOUR_S = 3600.0
 INCUMBENT_INTERVAL_S = 60.0
 LIVE_INTERVALS_S = (float(const.DEFAULT_LIVE_INTERVAL), float(const.MIN_LIVE_INTERVAL))
 PRODUCTION_INTERVAL_S = float(const.DEFAULT_PRODUCTION_INTERVAL)
-METERS_INTERVAL_S = const.METERS_INTERVAL.total_seconds()
-INFO_INTERVAL_S = const.INFO_INTERVAL.total_seconds()
+METERS_INTERVAL_S = MetersTier.interval.total_seconds()
+INFO_INTERVAL_S = InfoTier.interval.total_seconds()
+CLIENT = ClientSettings()
 
 LIVE = "live"
 INVERTERS = "inverters"
@@ -409,8 +412,8 @@ async def measure_profile(name: str, cycles: Cycles, seed: int) -> ProfileResult
         EnvoySimulator(name, latency=True, seed=seed, cloud_port=None) as sim,
         Envoy(
             sim.address,
-            max_retries=const.REQUEST_RETRIES,
-            retry_backoff=const.REQUEST_RETRY_BACKOFF_S,
+            max_retries=CLIENT.retries,
+            retry_backoff=CLIENT.retry_backoff_s,
         ) as envoy,
     ):
         info, capabilities = await connect(sim, envoy)

@@ -16,8 +16,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 # Importing this repository's namespace package first (pytest puts the
 # repository root on sys.path, see pyproject.toml) pins the loader to it.
 import custom_components
-from custom_components.enphase_local import const
+from custom_components.enphase_local.connection import (
+    CLIENT_SETTINGS,
+    CLOUD_ENDPOINTS,
+    ClientSettings,
+)
 from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
+from custom_components.enphase_local.envoy import CloudEndpoints
 from envoy_simulator import EnvoySimulator
 
 from .helpers import DAYTIME
@@ -33,9 +38,9 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_retry_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_retry_pause(hass: HomeAssistant) -> None:
     """Retry at once: the event loop's clock only moves when a test moves it."""
-    monkeypatch.setattr(const, "REQUEST_RETRY_BACKOFF_S", 0.0)
+    hass.data[CLIENT_SETTINGS] = ClientSettings(retries=1, retry_backoff_s=0.0)
 
 
 @pytest.fixture
@@ -62,10 +67,11 @@ async def simulator(
 
 
 @pytest.fixture
-def cloud(simulator: EnvoySimulator, monkeypatch: pytest.MonkeyPatch) -> EnvoySimulator:
+def cloud(simulator: EnvoySimulator, hass: HomeAssistant) -> EnvoySimulator:
     """Point the integration's Enphase cloud calls at the simulator's fake cloud."""
-    monkeypatch.setattr(const, "ENLIGHTEN_LOGIN_URL", simulator.login_url)
-    monkeypatch.setattr(const, "ENTREZ_TOKENS_URL", simulator.tokens_url)
+    hass.data[CLOUD_ENDPOINTS] = CloudEndpoints(
+        login_url=simulator.login_url, tokens_url=simulator.tokens_url
+    )
     return simulator
 
 

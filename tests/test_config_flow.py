@@ -13,6 +13,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.enphase_local.connection import CLOUD_ENDPOINTS
 from custom_components.enphase_local.const import (
     CONF_ENLIGHTEN_EMAIL,
     CONF_ENLIGHTEN_PASSWORD,
@@ -21,6 +22,7 @@ from custom_components.enphase_local.const import (
     CONF_TOKEN,
     DOMAIN,
 )
+from custom_components.enphase_local.envoy import CloudEndpoints
 from envoy_simulator import EnvoySimulator
 
 OWNER_EMAIL = "owner@example.com"
@@ -220,15 +222,12 @@ async def test_enlighten_errors_recover(
 
 
 async def test_enlighten_cloud_unreachable(
-    hass: HomeAssistant, simulator: EnvoySimulator, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """The cloud being down is its own error, pointing at the token route."""
-    from custom_components.enphase_local import const  # noqa: PLC0415
-
-    monkeypatch.setattr(
-        const,
-        "ENLIGHTEN_LOGIN_URL",
-        f"http://{_closed_port_address()}/login/login.json",
+    hass.data[CLOUD_ENDPOINTS] = CloudEndpoints(
+        login_url=f"http://{_closed_port_address()}/login/login.json",
+        tokens_url=simulator.tokens_url,
     )
     result = await _start_user_flow(hass, simulator.address)
     result = await hass.config_entries.flow.async_configure(

@@ -70,7 +70,7 @@ async def test_ct_metering_problem_follows_status_and_flags(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A CT reporting check-wiring or raising flags is a problem, with the reason."""
-    entity_id = "binary_sensor.production_ct_metering_problem"
+    entity_id = f"binary_sensor.envoy_{simulator.serial}_production_ct_metering_problem"
     assert state_of(hass, entity_id) == STATE_OFF
 
     simulator.set_meter(
@@ -85,7 +85,10 @@ async def test_ct_metering_problem_follows_status_and_flags(
     assert state.state == STATE_ON
     assert state.attributes["metering_status"] == "check-wiring"
     assert state.attributes["status_flags"] == ["production-imbalance"]
-    assert state_of(hass, "sensor.production_ct_metering_status") == "check_wiring"
+    assert (
+        state_of(hass, f"sensor.envoy_{simulator.serial}_production_ct_metering_status")
+        == "check_wiring"
+    )
 
 
 @pytest.mark.parametrize("profile", ["metered_no_ct"])
@@ -105,7 +108,10 @@ async def test_ct_enabled_later_gets_entities_without_a_reload(
     await advance(hass, freezer, 10 * 60 + 20, step=30)
 
     assert init_integration.runtime_data is setup_entry  # not reloaded
-    assert state_of(hass, "sensor.grid_ct_power") != STATE_UNAVAILABLE
+    assert (
+        state_of(hass, f"sensor.envoy_{simulator.serial}_grid_power")
+        != STATE_UNAVAILABLE
+    )
     assert state_of(hass, f"sensor.envoy_{serial}_grid_power") != STATE_UNAVAILABLE
     assert entity_registry.async_get_entity_id(
         "sensor", DOMAIN, f"{serial}_grid_import_energy"
@@ -119,16 +125,17 @@ async def test_production_ct_enabled_later_switches_the_source(
     init_integration: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Enabling a production CT reloads the entry to trust the CT from then on."""
-    assert init_integration.runtime_data.capabilities.production_source == (
-        "production_json_inverters"
-    )
+    """Enabling a production CT makes it the source at once, without a reload."""
+    runtime = init_integration.runtime_data
+    assert runtime.site.data is not None
+    assert runtime.site.data.production_source != "ct"
 
     simulator.set_meter("production", enabled=True)
     await advance(hass, freezer, 10 * 60 + 20, step=30)
     await hass.async_block_till_done(wait_background_tasks=True)
 
-    assert init_integration.runtime_data.capabilities.production_source == "ct"
+    assert init_integration.runtime_data is runtime  # not reloaded
+    assert runtime.site.data.production_source == "ct"
     assert state_of(hass, f"sensor.envoy_{simulator.serial}_production_power") not in (
         STATE_UNAVAILABLE,
         "unknown",
@@ -146,5 +153,11 @@ async def test_disabled_ct_entities_become_unavailable(
 
     await advance(hass, freezer, 10 * 60 + 20, step=30)
 
-    assert state_of(hass, "sensor.grid_ct_power") == STATE_UNAVAILABLE
-    assert state_of(hass, "sensor.production_ct_power") != STATE_UNAVAILABLE
+    assert (
+        state_of(hass, f"sensor.envoy_{simulator.serial}_grid_power")
+        == STATE_UNAVAILABLE
+    )
+    assert (
+        state_of(hass, f"sensor.envoy_{simulator.serial}_production_power")
+        != STATE_UNAVAILABLE
+    )

@@ -4,18 +4,33 @@ from datetime import date
 
 import pytest
 
-from custom_components.enphase_local.energy import (
+from custom_components.enphase_local.counters import (
     RESET_CONFIRM_SECONDS,
     WRAP_WH,
     DailyTracker,
     EnergyBook,
     EnergyEvent,
-    GridIntegrator,
     LifetimeTracker,
+    SplitIntegrator,
 )
 
 START = 1_753_700_000.0
 MINUTE = 60.0
+
+
+def _guard(
+    book: EnergyBook,
+    key: str,
+    raw: float,
+    now: float,
+    *,
+    wraps: bool,
+    max_power_w: float,
+) -> tuple[float | None, EnergyEvent | None]:
+    """Feed one reading of counter ``key``; return its total and any event."""
+    tracker = book.lifetime(key, wraps=wraps, max_power_w=max_power_w)
+    event = tracker.update(raw, now)
+    return tracker.value_wh, event
 
 
 def _feed(
@@ -123,7 +138,11 @@ def test_counter_that_never_counted_starts_at_zero_once_zeros_persist() -> None:
 
 
 def test_real_reset_is_accepted_once_it_persists_and_never_decreases() -> None:
-    """A replaced gateway restarts its counter: the total carries on from the held value."""
+    """A restarted counter: the total carries on from the held value, counting its growth.
+
+    What the restarted counter made while it was doubted is not lost: the
+    accepted total is the held one plus the growth since the restart.
+    """
     tracker = LifetimeTracker(wraps=False, max_power_w=5_000)
     tracker.update(1_000_000.0, START)
     minutes = int(RESET_CONFIRM_SECONDS / MINUTE) + 2
@@ -138,7 +157,8 @@ def test_real_reset_is_accepted_once_it_persists_and_never_decreases() -> None:
     assert EnergyEvent.RESET_ACCEPTED in events
     accepted_at = events.index(EnergyEvent.RESET_ACCEPTED)
     assert all(value == 1_000_000.0 for value in shown[:accepted_at])
-    assert shown[-1] == pytest.approx(1_000_000.0 + (minutes - accepted_at - 1))
+    assert shown[accepted_at] == pytest.approx(1_000_000.0 + accepted_at)
+    assert shown[-1] == pytest.approx(1_000_000.0 + minutes - 1)
     assert shown == sorted(shown)
 
 
@@ -217,15 +237,15 @@ def test_book_remembers_wrap_offsets_across_restarts() -> None:
     """A corrected wrap survives a restart: the total does not fall back by 1.193 MWh."""
     book = EnergyBook()
     near_wrap = WRAP_WH - 5.0
-    book.lifetime("inverter_1", near_wrap, START, wraps=True, max_power_w=1_000)
-    total, event = book.lifetime(
-        "inverter_1", 5.0, START + MINUTE, wraps=True, max_power_w=1_000
+    _guard(book, "inverter_1", near_wrap, START, wraps=True, max_power_w=1_000)
+    total, event = _guard(
+        book, "inverter_1", 5.0, START + MINUTE, wraps=True, max_power_w=1_000
     )
     assert event is EnergyEvent.WRAP_CORRECTED
 
     restored = EnergyBook.from_dict(book.as_dict())
-    after, event = restored.lifetime(
-        "inverter_1", 15.0, START + 2 * MINUTE, wraps=True, max_power_w=1_000
+    after, event = _guard(
+        restored, "inverter_1", 15.0, START + 2 * MINUTE, wraps=True, max_power_w=1_000
     )
 
     assert total == pytest.approx(WRAP_WH + 5.0)
@@ -236,12 +256,12 @@ def test_book_remembers_wrap_offsets_across_restarts() -> None:
 def test_book_keeps_state_of_counters_not_seen_since_restart() -> None:
     """Saving before every counter has reported again keeps the others' state."""
     book = EnergyBook()
-    book.lifetime("a", 10.0, START, wraps=False, max_power_w=1_000)
-    book.lifetime("b", 20.0, START, wraps=False, max_power_w=1_000)
-    book.daily("a", 10.0, date(2025, 7, 28))
+    _guard(book, "a", 10.0, START, wraps=False, max_power_w=1_000)
+    _guard(book, "b", 20.0, START, wraps=False, max_power_w=1_000)
+    book.daily("a").update(10.0, date(2025, 7, 28))
 
     restored = EnergyBook.from_dict(book.as_dict())
-    restored.lifetime("a", 11.0, START + MINUTE, wraps=False, max_power_w=1_000)
+    _guard(restored, "a", 11.0, START + MINUTE, wraps=False, max_power_w=1_000)
     saved = restored.as_dict()
 
     assert saved["lifetimes"]["a"]["value_wh"] == 11.0
@@ -256,7 +276,7 @@ def test_book_keeps_state_of_counters_not_seen_since_restart() -> None:
         "garbage",
         {"lifetimes": {"a": {"value_wh": -1, "last_raw_wh": 1, "offset_wh": 0}}},
         {"lifetimes": {"a": {"value_wh": "x"}}},
-        {"lifetimes": ["not", "a", "dict"], "grid": {"import_wh": -4, "export_wh": 1}},
+        {"lifetimes": ["not", "a", "dict"], "splits": {"grid": {"import_wh": -4}}},
         {"dailies": {"a": {"day": "not-a-date", "baseline_wh": 1, "last_total_wh": 2}}},
         {"dailies": {"a": {"day": "2025-07-28", "baseline_wh": None}}},
     ],
@@ -265,11 +285,11 @@ def test_book_ignores_damaged_storage(stored: object) -> None:
     """A damaged store starts afresh instead of crashing or inventing totals."""
     book = EnergyBook.from_dict(stored)
 
-    total, _event = book.lifetime("a", 50.0, START, wraps=False, max_power_w=1_000)
+    total, _event = _guard(book, "a", 50.0, START, wraps=False, max_power_w=1_000)
 
     assert total == 50.0
-    assert book.daily("a", 50.0, date(2025, 7, 28)) == 0.0
-    assert book.grid.import_wh == 0.0
+    assert book.daily("a").update(50.0, date(2025, 7, 28)) == 0.0
+    assert book.split("grid").positive_wh == 0.0
 
 
 def test_daily_energy_resets_at_local_midnight() -> None:
@@ -316,27 +336,15 @@ def test_roll_over_twice_on_the_same_day_keeps_the_baseline() -> None:
     assert tracker.value(date(2025, 7, 29)) == 100.0
 
 
-def test_grid_integrator_splits_import_and_export() -> None:
-    """A load-only site gets grid import/export from load minus production per poll."""
-    grid = GridIntegrator()
-    grid.update(10_000.0, 50_000.0)
-    grid.update(10_300.0, 50_100.0)  # used 300, made 100: imported 200
-    grid.update(10_350.0, 50_600.0)  # used 50, made 500: exported 450
-    grid.update(None, 50_700.0)  # a missing counter integrates nothing
+def test_split_integrator_splits_import_and_export() -> None:
+    """A load-only site gets grid import/export from each step of load minus production."""
+    grid = SplitIntegrator()
+    grid.add(300.0 - 100.0)  # used 300, made 100: imported 200
+    grid.add(50.0 - 500.0)  # used 50, made 500: exported 450
+    grid.add(0.0)
 
-    assert grid.import_wh == pytest.approx(200.0)
-    assert grid.export_wh == pytest.approx(450.0)
-
-
-def test_grid_integrator_skips_an_interval_with_a_rebased_counter() -> None:
-    """An interval where a counter went backwards cannot be attributed."""
-    grid = GridIntegrator()
-    grid.update(10_000.0, 50_000.0)
-    grid.update(9_000.0, 50_100.0)
-    grid.update(9_100.0, 50_100.0)
-
-    assert grid.import_wh == pytest.approx(100.0)
-    assert grid.export_wh == 0.0
+    assert grid.positive_wh == pytest.approx(200.0)
+    assert grid.negative_wh == pytest.approx(450.0)
 
 
 def test_inconsistent_restored_state_never_lowers_the_total() -> None:

@@ -175,7 +175,11 @@ async def test_revoked_token_renewed_when_detected(
 async def test_revoked_token_without_credentials_fails_auth(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
-    """Without credentials, a refused token ends in reauth."""
+    """Without credentials, a refused token asks to sign in; setup keeps retrying.
+
+    A 401 can be transient (the gateway restarting), so the entry is not
+    left dead until the user acts.
+    """
     token = simulator.mint_token()
     simulator.revoke_token(token)
     entry = MockConfigEntry(
@@ -187,7 +191,9 @@ async def test_revoked_token_without_credentials_fails_auth(
 
     await hass.config_entries.async_setup(entry.entry_id)
 
-    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
 
 @pytest.mark.parametrize("profile", ["legacy_standard"])

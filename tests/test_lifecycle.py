@@ -151,7 +151,7 @@ async def test_token_revoked_while_running_is_renewed_from_enlighten(
     assert entry.data[CONF_TOKEN] != old_token
     assert entry.state is ConfigEntryState.LOADED
     assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
-    state = hass.states.get("sensor.production_ct_power")
+    state = hass.states.get(f"sensor.envoy_{cloud.serial}_production_power")
     assert state is not None
     assert state.state != STATE_UNAVAILABLE
 

@@ -17,8 +17,7 @@ from custom_components.enphase_local.const import (
     CONF_TOKEN,
     DOMAIN,
 )
-from custom_components.enphase_local.entity import gateway_model
-from custom_components.enphase_local.envoy import EnvoyInfo, MeterConfig
+from custom_components.enphase_local.envoy import EnvoyInfo, MeterConfig, gateway_model
 from envoy_simulator import EnvoySimulator, FaultKind
 
 from .helpers import advance, setup_entry, state_of
@@ -97,7 +96,10 @@ async def test_broken_ct_endpoint_makes_only_ct_entities_unavailable(
 
     await advance(hass, freezer, 330)
 
-    assert state_of(hass, "sensor.production_ct_power") == STATE_UNAVAILABLE
+    assert (
+        state_of(hass, f"sensor.envoy_{simulator.serial}_production_power")
+        == STATE_UNAVAILABLE
+    )
     assert state_of(hass, f"sensor.inverter_{inverter}") != STATE_UNAVAILABLE
     warnings = [
         record
@@ -144,8 +146,8 @@ async def test_inverter_detail_missing_at_start_appears_later(
 ) -> None:
     """Detail failing at start-up does not block setup; its entities come later."""
     inverter = simulator.profile.inverter_serial_start
-    # Two attempts during discovery, two during the first refresh.
-    simulator.inject("/ivp/pdm/device_data", "http_503", count=4)
+    # Both attempts during discovery (setup reads nothing twice).
+    simulator.inject("/ivp/pdm/device_data", "http_503", count=2)
 
     await setup_entry(hass, config_entry)
 
@@ -170,7 +172,7 @@ async def test_other_gateway_appearing_at_the_address(
     async with EnvoySimulator("total_consumption", port=port, cloud_port=None, seed=1):
         await advance(hass, freezer, 4 * 3600 + 60, step=600)
 
-        coordinator = init_integration.runtime_data.info_coordinator
+        coordinator = init_integration.runtime_data.tiers.info
         assert coordinator.last_update_success is False
         assert "A different gateway (serial 202409033310)" in str(
             coordinator.last_exception

@@ -1,40 +1,38 @@
 """The Enphase Local integration: an Enphase Envoy / IQ Gateway over its local API."""
 
 from datetime import datetime
-from typing import Any
 
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_FINAL_WRITE, Platform
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, device_registry as dr
-from homeassistant.helpers.aiohttp_client import async_create_clientsession
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.event import (
     async_track_time_change,
     async_track_time_interval,
 )
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from . import const
+from .bookkeeping import SAVE_INTERVAL, EnergyKeeper, energy_store
+from .connection import AccessWatch, async_connect, gateway_client
 from .const import DOMAIN
 from .coordinator import (
-    ENERGY_SAVE_INTERVAL,
-    STORAGE_VERSION,
-    EnergyLog,
     EnphaseLocalConfigEntry,
-    EnphaseLocalCoordinator,
     EnphaseLocalRuntimeData,
-    InfoCoordinator,
-    InvertersCoordinator,
-    LiveCoordinator,
-    MetersCoordinator,
-    ProductionCoordinator,
-    async_connect,
-    async_first_refresh,
+    InfoTier,
+    InvertersTier,
+    LiveTier,
+    MetersTier,
+    ProductionTier,
+    SiteCoordinator,
+    Tiers,
 )
-from .energy import EnergyBook
 from .entity import gateway_device_info, meter_identifier
-from .envoy import Endpoint, Envoy
+from .envoy import DetectionReads, Endpoint
+from .tiers import build_inverters, live_from_reads, production_from_reads
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -46,105 +44,72 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-def _energy_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Return the store that keeps energy totals across restarts."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.energy")
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: EnphaseLocalConfigEntry
 ) -> bool:
     """Set up a gateway from a config entry."""
-    envoy = Envoy(
-        entry.data[CONF_HOST],
-        session=async_create_clientsession(hass, verify_ssl=False),
-        max_retries=const.REQUEST_RETRIES,
-        retry_backoff=const.REQUEST_RETRY_BACKOFF_S,
-    )
-    info, tokens, capabilities = await async_connect(hass, entry, envoy)
+    envoy = gateway_client(hass, entry.data[CONF_HOST])
+    connection = await async_connect(hass, entry, envoy)
+    capabilities, reads = connection.capabilities, connection.reads
+    energy = await EnergyKeeper.async_load(hass, entry.entry_id)
 
-    energy_store = _energy_store(hass, entry.entry_id)
-    energy = EnergyBook.from_dict(await energy_store.async_load())
-
-    info_coordinator = InfoCoordinator(hass, entry, envoy)
-    meters_coordinator = (
-        MetersCoordinator(hass, entry, envoy)
-        if capabilities.has(Endpoint.METERS)
-        else None
+    meters = (
+        MetersTier(hass, entry, envoy) if capabilities.has(Endpoint.METERS) else None
     )
-    # Exists whenever CTs could be enabled: a CT switched on later gets its
-    # entities without a reload. It only polls while something listens.
-    live_coordinator = (
-        LiveCoordinator(hass, entry, envoy, meters_coordinator)
-        if meters_coordinator is not None
-        else None
+    tiers = Tiers(
+        info=InfoTier(hass, entry, envoy),
+        production=ProductionTier(hass, entry, envoy),
+        meters=meters,
+        # Exists whenever CTs could be enabled: a CT switched on later gets
+        # its entities without a reload.
+        live=LiveTier(hass, entry, envoy) if meters is not None else None,
+        inverters=(
+            InvertersTier(hass, entry, envoy)
+            if capabilities.has(Endpoint.API_INVERTERS)
+            or capabilities.has(Endpoint.DEVICE_DATA)
+            else None
+        ),
     )
-    inverters_coordinator = (
-        InvertersCoordinator(hass, entry, envoy, capabilities)
-        if capabilities.has(Endpoint.API_INVERTERS)
-        else None
-    )
-    production_coordinator = ProductionCoordinator(hass, entry, envoy, capabilities)
-    entry.runtime_data = EnphaseLocalRuntimeData(
+    entry.runtime_data = runtime = EnphaseLocalRuntimeData(
         envoy=envoy,
-        info=info,
+        info=connection.info,
         capabilities=capabilities,
+        tokens=connection.tokens,
+        access=AccessWatch(hass, entry.entry_id),
         energy=energy,
-        energy_store=energy_store,
-        energy_log=EnergyLog(),
-        tokens=tokens,
-        info_coordinator=info_coordinator,
-        meters_coordinator=meters_coordinator,
-        live_coordinator=live_coordinator,
-        production_coordinator=production_coordinator,
-        inverters_coordinator=inverters_coordinator,
+        tiers=tiers,
+        site=SiteCoordinator(hass, entry),
     )
-    # /info was just read by the connect step: seed the tier instead of asking again.
-    info_coordinator.async_set_updated_data(info)
-    info_coordinator.last_success = dt_util.utcnow()
-
-    # Entities are built from the CT and production tiers: those must work.
-    # Inverter data is detail and may come later.
-    required: list[EnphaseLocalCoordinator[Any]] = [
-        coordinator
-        for coordinator in (
-            meters_coordinator,
-            live_coordinator if capabilities.ct_meters else None,
-            production_coordinator,
-        )
-        if coordinator is not None
-    ]
-    tiers = [*required, *([inverters_coordinator] if inverters_coordinator else [])]
-    await async_first_refresh(tiers, required)
+    _seed_tiers(runtime, reads)
+    _report_refused_endpoints(hass, entry)
 
     gateway_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **gateway_device_info(entry)
     )
-    entry.runtime_data.gateway_device_id = gateway_device.id
+    runtime.gateway_device_id = gateway_device.id
+    runtime.site.async_start()
 
-    if tokens is not None:
+    if (tokens := runtime.tokens) is not None:
         # The token expiry sensor lives on the info tier.
-        tokens.listeners.append(info_coordinator.async_update_listeners)
-        tokens.async_start()
+        tokens.listeners.append(tiers.info.async_update_listeners)
+        tokens.async_start(entry.async_on_unload)
 
     @callback
     def _async_midnight(now: datetime) -> None:
         """Start a new day for the daily totals exactly at local midnight."""
         energy.roll_over(dt_util.as_local(now).date())
-        for coordinator in tiers:
-            if coordinator.data is not None:
-                coordinator.async_update_listeners()
+        runtime.site.async_recompute()
 
     entry.async_on_unload(
         async_track_time_change(hass, _async_midnight, hour=0, minute=0, second=0)
     )
 
     async def _async_save_energy(_event: Event | datetime | None = None) -> None:
-        await energy_store.async_save(energy.as_dict())
+        await energy.async_save()
 
     # Saved on a timer, not per poll: CT totals change every few seconds.
     entry.async_on_unload(
-        async_track_time_interval(hass, _async_save_energy, ENERGY_SAVE_INTERVAL)
+        async_track_time_interval(hass, _async_save_energy, SAVE_INTERVAL)
     )
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, _async_save_energy)
@@ -153,6 +118,56 @@ async def async_setup_entry(
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+def _seed_tiers(runtime: EnphaseLocalRuntimeData, reads: DetectionReads) -> None:
+    """Start every tier from what detection read: nothing is read twice."""
+    tiers, energy = runtime.tiers, runtime.energy
+    tiers.info.seed(runtime.info)
+    today = dt_util.now().date()
+    if tiers.meters is not None and reads.meters is not None:
+        tiers.meters.seed({meter.eid: meter for meter in reads.meters})
+    if tiers.live is not None and tiers.meters is not None:
+        live = live_from_reads(energy, reads, tiers.meters.data or {})
+        if live is not None:
+            tiers.live.seed(live)
+    if tiers.inverters is not None and (reads.inverters or reads.device_data):
+        tiers.inverters.seed(
+            build_inverters(
+                energy,
+                tiers.inverters.memory,
+                list(reads.inverters or ()),
+                reads.device_data,
+                device_data_limit=runtime.capabilities.device_data_limit,
+                previous=None,
+                today=today,
+            )
+        )
+    tiers.production.seed(production_from_reads(energy, runtime.capabilities, reads))
+
+
+@callback
+def _report_refused_endpoints(
+    hass: HomeAssistant, entry: EnphaseLocalConfigEntry
+) -> None:
+    """Name, in a repair, the endpoints that refused the credentials."""
+    refused = entry.runtime_data.capabilities.refused
+    issue_id = f"endpoints_refused_{entry.entry_id}"
+    if not refused:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="endpoints_refused",
+        translation_placeholders={
+            "title": entry.title,
+            "endpoints": ", ".join(sorted(refused)),
+        },
+    )
 
 
 async def async_unload_entry(
@@ -166,7 +181,8 @@ async def async_remove_entry(
     hass: HomeAssistant, entry: EnphaseLocalConfigEntry
 ) -> None:
     """Forget the stored energy totals of a removed gateway."""
-    await _energy_store(hass, entry.entry_id).async_remove()
+    await energy_store(hass, entry.entry_id).async_remove()
+    ir.async_delete_issue(hass, DOMAIN, f"endpoints_refused_{entry.entry_id}")
 
 
 async def async_remove_config_entry_device(
@@ -184,12 +200,13 @@ def current_device_identifiers(entry: EnphaseLocalConfigEntry) -> set[str]:
     """Return identifiers of the gateway and every device it reports right now."""
     runtime = entry.runtime_data
     identifiers = {runtime.info.serial}
-    if runtime.inverters_coordinator is not None and runtime.inverters_coordinator.data:
-        identifiers.update(runtime.inverters_coordinator.data.inverters)
-    if runtime.meters_coordinator is not None and runtime.meters_coordinator.data:
+    inverters, meters = runtime.tiers.inverters, runtime.tiers.meters
+    if inverters is not None and inverters.data:
+        identifiers.update(inverters.data.inverters)
+    if meters is not None and meters.data:
         identifiers.update(
             meter_identifier(runtime.info.serial, meter)
-            for meter in runtime.meters_coordinator.data.values()
+            for meter in meters.data.values()
             if meter.enabled
         )
     return identifiers

@@ -12,8 +12,13 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import INVERTER_REPORT_INTERVAL_S, INVERTER_SILENT_INTERVALS
-from .coordinator import EnphaseLocalConfigEntry, EnphaseLocalCoordinator, InverterData
-from .entity import EnphaseLocalEntity, InverterEntity, MeterEntity
+from .coordinator import EnphaseLocalConfigEntry, InfoTier
+from .entity import (
+    EnphaseLocalEntity,
+    InverterEntity,
+    MeterEntity,
+    async_add_as_they_appear,
+)
 from .envoy import Inverter
 
 PARALLEL_UPDATES = 0
@@ -36,35 +41,44 @@ INVERTER_SILENT = BinarySensorEntityDescription(
 )
 
 
-def inverter_is_silent(inverter: Inverter, data: InverterData) -> bool:
+def inverter_is_silent(inverter: Inverter, newest_report: int) -> bool:
     """Return True when an inverter stopped reporting while its peers did not.
 
-    Judged against the newest report among all inverters, so the whole array
-    going quiet at night is not a problem.
+    Judged against the newest report among all inverters (computed once per
+    poll), so the whole array going quiet at night is not a problem.
     """
-    newest = max(peer.last_report_date for peer in data.inverters.values())
     interval = INVERTER_REPORT_INTERVAL_S
     if inverter.detail is not None and inverter.detail.report_duration_s:
         interval = max(interval, inverter.detail.report_duration_s)
-    return newest - inverter.last_report_date > INVERTER_SILENT_INTERVALS * interval
+    return (
+        newest_report - inverter.last_report_date > INVERTER_SILENT_INTERVALS * interval
+    )
 
 
-class ReachableSensor(
-    EnphaseLocalEntity[EnphaseLocalCoordinator[object]], BinarySensorEntity
-):
-    """On while the gateway answers requests."""
+class ReachableSensor(EnphaseLocalEntity[InfoTier], BinarySensorEntity):
+    """On while the gateway answers requests; written only when that changes."""
 
     @property
     @override
     def is_on(self) -> bool:
         """Return True when the last request was answered."""
-        return self.coordinator.runtime.reachable
+        return self.coordinator.runtime.connectivity.reachable
 
     @property
     @override
     def available(self) -> bool:
         """Stay available: this sensor reports the outage itself."""
         return True
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the gateway's reachability, not a tier's polls."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.runtime.connectivity.listen(
+                self._handle_coordinator_update
+            )
+        )
 
 
 class MeteringProblemSensor(MeterEntity, BinarySensorEntity):
@@ -94,7 +108,7 @@ class InverterSilentSensor(InverterEntity, BinarySensorEntity):
     @override
     def is_on(self) -> bool:
         """Return True when this inverter has gone quiet."""
-        return inverter_is_silent(self.inverter, self.coordinator.data)
+        return inverter_is_silent(self.inverter, self.coordinator.data.newest_report)
 
 
 async def async_setup_entry(
@@ -104,54 +118,41 @@ async def async_setup_entry(
 ) -> None:
     """Set up binary sensors now, and for CTs and inverters that appear later."""
     runtime = entry.runtime_data
-    fastest: EnphaseLocalCoordinator[object] = (
-        runtime.live_coordinator  # type: ignore[assignment]
-        if runtime.live_coordinator is not None and runtime.capabilities.ct_meters
-        else runtime.production_coordinator
-    )
+    serial = runtime.info.serial
     async_add_entities(
         [
             ReachableSensor(
-                fastest, REACHABLE, unique_id=f"{runtime.info.serial}_reachable"
+                runtime.tiers.info,
+                REACHABLE,
+                unique_id=f"{serial}_reachable",
+                gateway_serial=serial,
             )
         ]
     )
-
-    if (meters := runtime.meters_coordinator) is not None:
-        added_meters: set[int] = set()
+    if (meters := runtime.tiers.meters) is not None:
+        async_add_as_they_appear(
+            entry,
+            meters,
+            lambda: [
+                eid for eid, meter in (meters.data or {}).items() if meter.enabled
+            ],
+            lambda eid: [MeteringProblemSensor(meters, CT_PROBLEM, meters.data[eid])],
+            async_add_entities,
+        )
+    if (inverters := runtime.tiers.inverters) is not None:
 
         @callback
-        def _async_add_meters() -> None:
-            fresh = [
-                meter
-                for meter in (meters.data or {}).values()
-                if meter.enabled and meter.eid not in added_meters
-            ]
-            added_meters.update(meter.eid for meter in fresh)
-            if fresh:
-                async_add_entities(
-                    MeteringProblemSensor(meters, CT_PROBLEM, meter) for meter in fresh
+        def _current() -> list[str]:
+            return list(inverters.data.inverters) if inverters.data else []
+
+        async_add_as_they_appear(
+            entry,
+            inverters,
+            _current,
+            lambda serial: [
+                InverterSilentSensor(
+                    inverters, INVERTER_SILENT, inverters.data.inverters[serial]
                 )
-
-        _async_add_meters()
-        entry.async_on_unload(meters.async_add_listener(_async_add_meters))
-
-    if (inverters := runtime.inverters_coordinator) is not None:
-        added_inverters: set[str] = set()
-
-        @callback
-        def _async_add_inverters() -> None:
-            data: InverterData | None = inverters.data
-            if data is None:
-                return
-            new = [
-                InverterSilentSensor(inverters, INVERTER_SILENT, inverter)
-                for serial, inverter in data.inverters.items()
-                if serial not in added_inverters
-            ]
-            added_inverters.update(data.inverters)
-            if new:
-                async_add_entities(new)
-
-        _async_add_inverters()
-        entry.async_on_unload(inverters.async_add_listener(_async_add_inverters))
+            ],
+            async_add_entities,
+        )

@@ -26,6 +26,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.util import dt as dt_util
 import probatio
 
+from .connection import enlighten_client
 from .const import (
     CONF_ENLIGHTEN_EMAIL,
     CONF_ENLIGHTEN_PASSWORD,
@@ -35,15 +36,13 @@ from .const import (
     DEFAULT_LIVE_INTERVAL,
     DEFAULT_PRODUCTION_INTERVAL,
     DOMAIN,
-    ENTREZ_URL,
     MAX_LIVE_INTERVAL,
     MAX_PRODUCTION_INTERVAL,
     MIN_LIVE_INTERVAL,
     MIN_PRODUCTION_INTERVAL,
 )
-from .coordinator import enlighten_client
-from .entity import gateway_model
 from .envoy import (
+    ENTREZ_URL,
     EnlightenAuthenticationError,
     EnlightenError,
     EnlightenMultiFactorError,
@@ -56,6 +55,7 @@ from .envoy import (
     EnvoyTokenError,
     TokenInfo,
     decode_token,
+    gateway_model,
 )
 
 FLOW_READ_TIMEOUT_S = 20.0

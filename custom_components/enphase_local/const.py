@@ -22,23 +22,9 @@ DEFAULT_PRODUCTION_INTERVAL: Final = 60
 MIN_PRODUCTION_INTERVAL: Final = 30
 MAX_PRODUCTION_INTERVAL: Final = 900
 
-METERS_INTERVAL: Final = timedelta(minutes=10)
-INFO_INTERVAL: Final = timedelta(hours=4)
-
 TOKEN_RENEW_BEFORE: Final = timedelta(days=30)
 """Renew an owner token this long before it expires: the cloud can be down for days."""
 TOKEN_RENEW_RETRY: Final = timedelta(hours=6)
-
-ENTREZ_URL: Final = "https://entrez.enphaseenergy.com"
-# Read at call time (not imported by value) so tests and the demo can point
-# them at the simulator's fake cloud.
-ENLIGHTEN_LOGIN_URL: str = "https://enlighten.enphaseenergy.com/login/login.json?"
-ENTREZ_TOKENS_URL: str = f"{ENTREZ_URL}/tokens"
-
-# The tiers already ride out a failed poll; one quick retry covers a dropped
-# keep-alive connection. Read at call time so tests can drop the pause.
-REQUEST_RETRIES: int = 1
-REQUEST_RETRY_BACKOFF_S: float = 0.5
 
 INVERTER_REPORT_INTERVAL_S: Final = 300
 """Microinverters report every 5 minutes (15 or 60 on weak powerline)."""

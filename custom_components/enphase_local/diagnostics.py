@@ -74,8 +74,9 @@ async def async_get_config_entry_diagnostics(
     """Return diagnostics for a config entry."""
     runtime = entry.runtime_data
     serials = {runtime.info.serial}
-    if runtime.inverters_coordinator is not None and runtime.inverters_coordinator.data:
-        serials.update(runtime.inverters_coordinator.data.inverters)
+    inverters = runtime.tiers.inverters
+    if inverters is not None and inverters.data:
+        serials.update(inverters.data.inverters)
 
     tiers = {
         coordinator.tier: {
@@ -96,14 +97,7 @@ async def async_get_config_entry_diagnostics(
                 else str(coordinator.last_exception)
             ),
         }
-        for coordinator in (
-            runtime.info_coordinator,
-            runtime.meters_coordinator,
-            runtime.live_coordinator,
-            runtime.production_coordinator,
-            runtime.inverters_coordinator,
-        )
-        if coordinator is not None
+        for coordinator in runtime.tiers
     }
     token: dict[str, Any] | None = None
     if (
@@ -125,7 +119,8 @@ async def async_get_config_entry_diagnostics(
         "gateway": async_redact_data(_plain(runtime.info), TO_REDACT),
         "capabilities": _plain(runtime.capabilities),
         "token": token,
-        "reachable": runtime.reachable,
+        "reachable": runtime.connectivity.reachable,
+        "site": _plain(runtime.site.data),
         "tiers": tiers,
         "raw_responses": dict(runtime.envoy.last_responses),
         "request_statistics": _plain(runtime.envoy.stats),

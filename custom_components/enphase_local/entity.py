@@ -1,31 +1,21 @@
 """Base entity and device information for Enphase Local."""
 
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, override
 
 from homeassistant.const import CONF_HOST
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import (
+    CoordinatorEntity,
+    DataUpdateCoordinator,
+)
 
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import (
-    EnphaseLocalConfigEntry,
-    EnphaseLocalCoordinator,
-    InvertersCoordinator,
-    MetersCoordinator,
-)
-from .envoy import EnvoyInfo, Inverter, MeasurementType, MeterConfig
-
-_MODELS_BY_PART = (
-    ("800-00069", "Envoy-R"),
-    ("800-00551", "Envoy-S Standard"),
-    ("800-00553", "Envoy-S Standard"),
-    ("800-00554", "Envoy-S Standard"),
-    ("800-00654", "Envoy-S Metered"),
-    ("800-00655", "Envoy-S Metered"),
-    ("800-00656", "Envoy-S Metered"),
-    ("800-01", "IQ Gateway"),
-)
+from .coordinator import EnphaseLocalConfigEntry, InvertersTier, MetersTier
+from .envoy import Inverter, MeasurementType, MeterConfig, gateway_model
 
 CT_ROLE_TRANSLATION_KEYS = {
     MeasurementType.PRODUCTION: "ct_production",
@@ -37,24 +27,12 @@ CT_ROLE_TRANSLATION_KEYS = {
     MeasurementType.EVSE: "ct_evse",
     MeasurementType.PV3P: "ct_pv3p",
 }
+AC_BATTERY_DEV_TYPE = 11
 
 
-def gateway_model(info: EnvoyInfo, meters: list[MeterConfig] | None) -> str:
-    """Describe the gateway from its part number and metering set-up (if known)."""
-    part = info.part_number or ""
-    model = next(
-        (name for prefix, name in _MODELS_BY_PART if part.startswith(prefix)), None
-    )
-    if model is None:
-        model = "Envoy Metered" if info.metered else "Envoy"
-    if meters is None:
-        return model
-    roles = [meter.measurement_type for meter in meters if meter.enabled]
-    if roles:
-        return f"{model} ({', '.join(roles)} CTs)"
-    if info.metered:
-        return f"{model} (no CTs in use)"
-    return model
+def gateway_name(serial: str) -> str:
+    """Return the gateway device's name (entity ids start with it)."""
+    return f"Envoy {serial}"
 
 
 def gateway_device_info(entry: EnphaseLocalConfigEntry) -> dict[str, Any]:
@@ -68,7 +46,7 @@ def gateway_device_info(entry: EnphaseLocalConfigEntry) -> dict[str, Any]:
         "manufacturer": MANUFACTURER,
         "model": gateway_model(info, meters),
         "model_id": info.part_number,
-        "name": f"Envoy {info.serial}",
+        "name": gateway_name(info.serial),
         "serial_number": info.serial,
         "sw_version": info.firmware,
         "configuration_url": f"{scheme}://{entry.data[CONF_HOST]}/",
@@ -83,14 +61,20 @@ def meter_identifier(gateway_serial: str, meter: MeterConfig) -> str:
 def meter_device_info(
     gateway_serial: str, gateway_device_id: str, meter: MeterConfig
 ) -> DeviceInfo:
-    """Return a CT meter's device, named by its role."""
+    """Return a CT meter's device, named by its role and its gateway.
+
+    The gateway's name is part of it so that a second gateway's CTs get
+    entity ids of their own rather than ``..._2`` ones.
+    """
     translation_key = CT_ROLE_TRANSLATION_KEYS.get(meter.measurement_type)  # type: ignore[call-overload]
+    gateway = gateway_name(gateway_serial)
     return DeviceInfo(
         identifiers={(DOMAIN, meter_identifier(gateway_serial, meter))},
         manufacturer=MANUFACTURER,
         model=f"CT ({meter.measurement_type}, {meter.phase_count} phase)",
-        name=None if translation_key else f"{meter.measurement_type} CT",
+        name=None if translation_key else f"{gateway} {meter.measurement_type} CT",
         translation_key=translation_key,
+        translation_placeholders={"gateway": gateway},
         via_device_id=gateway_device_id,
     )
 
@@ -100,19 +84,51 @@ def inverter_device_info(gateway_device_id: str, inverter: Inverter) -> DeviceIn
     return DeviceInfo(
         identifiers={(DOMAIN, inverter.serial)},
         manufacturer=MANUFACTURER,
-        model="AC battery" if inverter.dev_type == 11 else "Microinverter",
+        model="AC battery"
+        if inverter.dev_type == AC_BATTERY_DEV_TYPE
+        else "Microinverter",
         name=f"Inverter {inverter.serial}",
         serial_number=inverter.serial,
         via_device_id=gateway_device_id,
     )
 
 
-class EnphaseLocalEntity[CoordinatorT: EnphaseLocalCoordinator[Any]](
+@callback
+def async_add_as_they_appear[KeyT: Hashable](
+    entry: EnphaseLocalConfigEntry,
+    coordinator: DataUpdateCoordinator[Any],
+    current: Callable[[], Iterable[KeyT]],
+    build: Callable[[KeyT], Iterable[Entity]],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add entities for every key ``current`` names, now and whenever new ones appear.
+
+    CTs switched on, inverters added and site flows that become known get
+    their entities without a reload.
+    """
+    added: set[KeyT] = set()
+
+    @callback
+    def _async_add_new() -> None:
+        new: list[Entity] = []
+        for key in current():
+            if key not in added:
+                added.add(key)
+                new.extend(build(key))
+        if new:
+            async_add_entities(new)
+
+    _async_add_new()
+    entry.async_on_unload(coordinator.async_add_listener(_async_add_new))
+
+
+class EnphaseLocalEntity[CoordinatorT: DataUpdateCoordinator[Any]](
     CoordinatorEntity[CoordinatorT]
 ):
-    """An entity of one gateway, on one polling tier."""
+    """An entity of one gateway, on one tier; writes its state only on change."""
 
     _attr_has_entity_name = True
+    _written: tuple[object, ...] | None = None
 
     def __init__(
         self,
@@ -120,15 +136,21 @@ class EnphaseLocalEntity[CoordinatorT: EnphaseLocalCoordinator[Any]](
         description: EntityDescription,
         *,
         unique_id: str,
+        gateway_serial: str,
         device_info: DeviceInfo | None = None,
+        context: object = None,
     ) -> None:
-        """Attach the entity to its tier and device."""
-        super().__init__(coordinator)
+        """Attach the entity to its tier and device.
+
+        ``context`` tells the tier what this entity needs read (a CT counter,
+        an endpoint): disabled entities are never added, so nothing is read
+        or guarded for them.
+        """
+        super().__init__(coordinator, context)
         self.entity_description = description
         self._attr_unique_id = unique_id
-        serial = coordinator.config_entry.runtime_data.info.serial
         self._attr_device_info = device_info or DeviceInfo(
-            identifiers={(DOMAIN, serial)}
+            identifiers={(DOMAIN, gateway_serial)}
         )
 
     @property
@@ -138,13 +160,33 @@ class EnphaseLocalEntity[CoordinatorT: EnphaseLocalCoordinator[Any]](
         data: object = self.coordinator.data
         return super().available and data is not None
 
+    def _shown(self) -> tuple[object, ...]:
+        """Return what a state write would show: availability, state, attributes."""
+        if not self.available:
+            return (False,)
+        return (True, self.state, self.extra_state_attributes)
 
-class MeterEntity(EnphaseLocalEntity[MetersCoordinator]):
+    @callback
+    @override
+    def _async_write_ha_state(self) -> None:
+        """Write the state and remember what was written."""
+        self._written = self._shown()
+        super()._async_write_ha_state()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when what it shows changed."""
+        if self._shown() != self._written:
+            self.async_write_ha_state()
+
+
+class MeterEntity(EnphaseLocalEntity[MetersTier]):
     """An entity of one CT meter's configuration (status, flags)."""
 
     def __init__(
         self,
-        coordinator: MetersCoordinator,
+        coordinator: MetersTier,
         description: EntityDescription,
         meter: MeterConfig,
     ) -> None:
@@ -154,6 +196,7 @@ class MeterEntity(EnphaseLocalEntity[MetersCoordinator]):
             coordinator,
             description,
             unique_id=f"{serial}_ct_{meter.eid}_{description.key}",
+            gateway_serial=serial,
             device_info=meter_device_info(
                 serial, coordinator.runtime.gateway_device_id, meter
             ),
@@ -172,23 +215,23 @@ class MeterEntity(EnphaseLocalEntity[MetersCoordinator]):
         return super().available and self._eid in self.coordinator.data
 
 
-class InverterEntity(EnphaseLocalEntity[InvertersCoordinator]):
+class InverterEntity(EnphaseLocalEntity[InvertersTier]):
     """An entity of one microinverter."""
 
     def __init__(
         self,
-        coordinator: InvertersCoordinator,
+        coordinator: InvertersTier,
         description: EntityDescription,
         inverter: Inverter,
     ) -> None:
         """Bind to an inverter by its serial."""
+        runtime = coordinator.runtime
         super().__init__(
             coordinator,
             description,
             unique_id=f"{inverter.serial}_{description.key}",
-            device_info=inverter_device_info(
-                coordinator.runtime.gateway_device_id, inverter
-            ),
+            gateway_serial=runtime.info.serial,
+            device_info=inverter_device_info(runtime.gateway_device_id, inverter),
         )
         self._serial = inverter.serial
 

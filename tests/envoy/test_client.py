@@ -1,6 +1,7 @@
 """The request layer against a scripted loopback gateway (plain HTTP)."""
 
 import asyncio
+import dataclasses
 import time
 
 import aiohttp
@@ -13,12 +14,12 @@ from custom_components.enphase_local.envoy import (
     EnvoyDataError,
     EnvoyEndpointMissingError,
     EnvoyNotReadyError,
+    EnvoyRedirectError,
     EnvoyTimeoutError,
     EnvoyTokenError,
     installer_password,
     parse_host,
 )
-from custom_components.enphase_local.envoy.client import _RedirectError
 
 from .helpers import (
     Reply,
@@ -230,7 +231,14 @@ async def test_every_endpoint_with_bearer(
         Reply(200, fixture_bytes("production_json_details.json")),
     )
     scripted.add("/production.json", Reply(200, fixture_bytes("production.json")))
-    scripted.add("/production", Reply(200, fixture_bytes("production.json")))
+    scripted.add(
+        "/production",
+        Reply(
+            200,
+            b"<html><body><table><tr><td>Currently</td><td>6.63 kW</td></tr>"
+            b"<tr><td>Since Installation</td><td>133 MWh</td></tr></table></body></html>",
+        ),
+    )
     assert [i.serial for i in await envoy.inverters()] == [
         "202020202020",
         "202020202021",
@@ -244,8 +252,8 @@ async def test_every_endpoint_with_bearer(
     plain = await envoy.production_report(details=False)
     assert plain.production is not None
     assert plain.production.lines == ()
-    legacy = await envoy.production_legacy()
-    assert legacy.net_consumption is not None
+    page = await envoy.production_page()
+    assert (page.watts_now, page.wh_lifetime) == (6630.0, 133_000_000.0)
     assert scripted.paths() == [
         "/api/v1/production/inverters",
         "/ivp/meters",
@@ -333,11 +341,11 @@ async def test_all_zero_production_is_not_ready(
         (Reply(418, b"teapot"), EnvoyDataError, r"unexpected HTTP 418", 1),
         (
             Reply(302, b"", {"Location": "/home"}),
-            _RedirectError,
+            EnvoyRedirectError,
             r"redirected \(HTTP 302\) to /home",
             1,
         ),
-        (Reply(307, b""), _RedirectError, r"redirected \(HTTP 307\) to nowhere", 1),
+        (Reply(307, b""), EnvoyRedirectError, r"redirected \(HTTP 307\) to nowhere", 1),
         (Reply(500, b"oops"), EnvoyConnectionError, r"HTTP 500: gateway error", 3),
         (Reply(503, b"busy"), EnvoyNotReadyError, r"HTTP 503", 3),
     ],
@@ -379,7 +387,7 @@ async def test_transient_failures_recover(
     assert (stats.requests, stats.failures, stats.last_status) == (3, 2, 200)
     assert stats.total_latency_s >= stats.last_latency_s > 0  # type: ignore[operator]
     assert stats.last_success is not None
-    assert stats.as_dict()["requests"] == 3
+    assert dataclasses.asdict(stats)["requests"] == 3
 
 
 async def test_read_timeout(

@@ -10,6 +10,7 @@ from custom_components.enphase_local.envoy import (
     ENTREZ_URL,
     LOGIN_URL,
     TOKENS_URL,
+    CloudEndpoints,
     EnlightenAuthenticationError,
     EnlightenClient,
     EnlightenError,
@@ -33,8 +34,10 @@ def _client(
     """Return a client pointed at the scripted cloud."""
     return EnlightenClient(
         session,
-        login_url=scripted.url("/login/login.json?"),
-        tokens_url=scripted.url("/tokens"),
+        endpoints=CloudEndpoints(
+            login_url=scripted.url("/login/login.json?"),
+            tokens_url=scripted.url("/tokens"),
+        ),
         timeout=timeout,
     )
 
@@ -173,8 +176,10 @@ async def test_cloud_unreachable(session: aiohttp.ClientSession) -> None:
     port = closed_port()
     client = EnlightenClient(
         session,
-        login_url=f"http://127.0.0.1:{port}/login/login.json?",
-        tokens_url=f"http://127.0.0.1:{port}/tokens",
+        endpoints=CloudEndpoints(
+            login_url=f"http://127.0.0.1:{port}/login/login.json?",
+            tokens_url=f"http://127.0.0.1:{port}/tokens",
+        ),
     )
     with pytest.raises(
         EnlightenError, match="Could not reach the Enphase cloud for the login"

@@ -33,6 +33,12 @@ ZERO_PRODUCTION = {
 DISABLED_METERS = [
     meter | {"state": "disabled"} for meter in load_fixture("ivp_meters.json")[:2]
 ]
+STALLED_PRODUCTION = {
+    "wattsNow": 3,
+    "wattHoursToday": 0,
+    "wattHoursSevenDays": 0,
+    "wattHoursLifetime": 3_200,
+}
 NOT_FOUND = Reply(404, b'{"error": "404 - Not Found"}')
 HTML = Reply(200, b"<html><body>Envoy</body></html>")
 
@@ -117,29 +123,44 @@ async def test_early_7x_401_on_optional_endpoints(
         Endpoint.API_INVERTERS,
     }
     assert capabilities.ct_meters == ()
-    assert len(capabilities.notes) == 2
-    assert capabilities.notes[0].startswith(
-        "/ivp/meters unavailable: GET /ivp/meters was refused"
+    assert capabilities.refused == frozenset()
+    assert capabilities.notes == (
+        (
+            "/ivp/pdm/device_data unavailable: GET /ivp/pdm/device_data was refused "
+            "(HTTP 401): credentials rejected"
+        ),
     )
-    assert "/ivp/meters/readings" not in scripted.paths()
+    # A gateway without metering hardware is not asked for its meters.
+    assert "/ivp/meters" not in scripted.paths()
 
 
 async def test_token_rejected(
     scripted: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:
-    _serve(scripted, api_production=Reply(401))
-    with pytest.raises(
-        EnvoyAuthenticationError, match="GET /api/v1/production was refused"
-    ):
+    _serve(
+        scripted,
+        api_production=Reply(401),
+        inverters=Reply(401),
+        meters=Reply(401),
+        device_data=Reply(401),
+        production_json=Reply(401),
+    )
+    with pytest.raises(EnvoyAuthenticationError, match="was refused"):
         await _envoy(scripted, session).detect_capabilities()
 
 
-async def test_401_everywhere_without_a_working_production(
+async def test_401_on_one_endpoint_while_the_token_works_elsewhere(
     scripted: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:
+    """A token the CTs accept is good: a 401 elsewhere means that endpoint is absent."""
     _serve(scripted, api_production=HTML, inverters=Reply(401))
-    with pytest.raises(EnvoyAuthenticationError, match="inverters was refused"):
-        await _envoy(scripted, session).detect_capabilities()
+    capabilities = await _envoy(scripted, session).detect_capabilities()
+    assert capabilities.production_source is ProductionSource.CT
+    assert Endpoint.API_INVERTERS not in capabilities.endpoints
+    assert capabilities.notes[-1].startswith(
+        "/api/v1/production/inverters unavailable: GET /api/v1/production/inverters "
+        "was refused"
+    )
 
 
 async def test_booting_gateway(
@@ -156,6 +177,7 @@ async def test_metered_without_ct_uses_production_json_inverters(
     _serve(
         scripted,
         info=Reply(200, info_xml(software="D8.2.4264")),
+        api_production=json_reply(STALLED_PRODUCTION),
         meters=json_reply(DISABLED_METERS),
         device_data=Reply(200, fixture_bytes("ivp_pdm_device_data.json")),
     )
@@ -171,8 +193,77 @@ async def test_metered_without_ct_uses_production_json_inverters(
     }
     assert capabilities.ct_meters == ()
     assert capabilities.device_data_limit == 50
-    assert capabilities.notes == ()
+    assert capabilities.notes == ("/api/v1/production is stalled on this gateway",)
     assert scripted.paths()[-1] == "/production.json"
+
+
+async def test_inverters_block_that_restarted_loses_to_api_production(
+    scripted: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    """Firmware 7.x without CTs: the block restarted (390 kWh) far below the lifetime (19 MWh)."""
+    _serve(scripted, meters=json_reply(DISABLED_METERS))
+    capabilities = await _envoy(scripted, session).detect_capabilities()
+    assert capabilities.production_source is ProductionSource.API_PRODUCTION
+    assert capabilities.notes[-1] == (
+        "/production.json inverters block lifetime 390554 Wh is far below "
+        "/api/v1/production's 19229325 Wh: it restarted"
+    )
+
+
+async def test_production_ct_without_meters_endpoint_is_trusted(
+    scripted: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    """/ivp/meters missing, production.json's eim CT active: the CT's lifetime wins."""
+    _serve(
+        scripted,
+        meters=NOT_FOUND,
+        readings=NOT_FOUND,
+        api_production=json_reply(STALLED_PRODUCTION),
+    )
+    capabilities = await _envoy(scripted, session).detect_capabilities()
+    assert capabilities.production_source is ProductionSource.PRODUCTION_JSON_EIM
+    assert Endpoint.METERS not in capabilities.endpoints
+
+
+async def test_production_ct_without_meters_endpoint_prefers_a_matching_api(
+    scripted: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    """When /api/v1/production counts the same as the eim CT, read the cheap one."""
+    _serve(
+        scripted,
+        meters=NOT_FOUND,
+        api_production=json_reply(
+            ZERO_PRODUCTION | {"wattsNow": 5305, "wattHoursLifetime": 569_100}
+        ),
+    )
+    capabilities = await _envoy(scripted, session).detect_capabilities()
+    assert capabilities.production_source is ProductionSource.API_PRODUCTION
+
+
+async def test_html_only_gateway_uses_the_production_page(
+    scripted: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    """Envoy-R fw 3.7: no JSON anywhere, only the HTML /production page."""
+    scripted.add(
+        "/info",
+        Reply(200, info_xml(software="R3.7.41", metered=False, web_tokens=False)),
+    )
+    scripted.add("/production.json", HTML)
+    scripted.add(
+        "/production",
+        Reply(
+            200,
+            b"<html><table><tr><td>Currently</td><td>6.63 kW</td></tr>"
+            b"<tr><td>Today</td><td>53.6 kWh</td></tr>"
+            b"<tr><td>Since Installation</td><td>133 MWh</td></tr></table></html>",
+        ),
+    )
+    envoy = _envoy(scripted, session)
+    capabilities, reads = await envoy.detect()
+    assert capabilities.production_source is ProductionSource.PRODUCTION_PAGE
+    assert reads.page is not None
+    assert (reads.page.watts_now, reads.page.wh_today) == (6630.0, 53_600.0)
+    assert reads.page.lifetime_resolution_wh == 1_000_000.0
 
 
 async def test_metered_without_ct_and_no_inverters_block(
@@ -185,17 +276,18 @@ async def test_metered_without_ct_and_no_inverters_block(
         production_json=HTML,
     )
     capabilities = await _envoy(scripted, session).detect_capabilities()
-    assert capabilities.production_source is ProductionSource.NONE
+    # The inverters report: zeros are a quirk of this endpoint, not a boot.
+    assert capabilities.production_source is ProductionSource.API_PRODUCTION
     assert Endpoint.API_PRODUCTION in capabilities.endpoints
     assert Endpoint.PRODUCTION_JSON not in capabilities.endpoints
     assert capabilities.notes == (
-        "/api/v1/production reports all zeros",
         (
             "/ivp/pdm/device_data unavailable: GET /ivp/pdm/device_data answered HTTP 404: "
             "the gateway lacks this endpoint"
         ),
+        "/api/v1/production reports all zeros",
         "/production.json unavailable: GET /production.json answered an HTML page instead of JSON",
-        "/production.json has no inverters block",
+        "/production unavailable: GET /production answered HTTP 404: the gateway lacks this endpoint",
     )
 
 
@@ -221,7 +313,7 @@ async def test_production_ct_without_readings(
     assert "/production.json" not in scripted.paths()
 
 
-async def test_nothing_usable(
+async def test_unreadable_api_production(
     scripted: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:
     _serve(
@@ -231,11 +323,26 @@ async def test_nothing_usable(
         meters=json_reply([]),
     )
     capabilities = await _envoy(scripted, session).detect_capabilities()
-    assert capabilities.production_source is ProductionSource.NONE
+    # /api/v1/production is unreadable: the inverters block answers instead.
+    assert capabilities.production_source is ProductionSource.PRODUCTION_JSON_INVERTERS
     assert capabilities.notes[0] == (
         "/api/v1/production unavailable: GET /api/v1/production: 'wattsNow' is not a number"
     )
     assert Endpoint.API_PRODUCTION not in capabilities.endpoints
+
+
+async def test_nothing_usable(
+    scripted: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    _serve(
+        scripted,
+        info=Reply(200, info_xml(metered=False)),
+        api_production=json_reply({"wattsNow": "many"}),
+        inverters=NOT_FOUND,
+        production_json=HTML,
+    )
+    capabilities = await _envoy(scripted, session).detect_capabilities()
+    assert capabilities.production_source is ProductionSource.NONE
 
 
 async def test_zero_production_on_non_metered(
@@ -248,8 +355,8 @@ async def test_zero_production_on_non_metered(
         meters=json_reply([]),
     )
     capabilities = await _envoy(scripted, session).detect_capabilities()
-    assert capabilities.production_source is ProductionSource.NONE
-    assert capabilities.notes[0] == "/api/v1/production reports all zeros"
+    assert capabilities.production_source is ProductionSource.PRODUCTION_JSON_INVERTERS
+    assert "/api/v1/production reports all zeros" in capabilities.notes
 
 
 async def test_device_data_hang_is_tolerated(

@@ -2,7 +2,8 @@
 
 from .auth import decode_token, envoy_password, installer_password
 from .client import Envoy, parse_host
-from .cloud import ENTREZ_URL, LOGIN_URL, TOKENS_URL, EnlightenClient
+from .cloud import ENTREZ_URL, LOGIN_URL, TOKENS_URL, CloudEndpoints, EnlightenClient
+from .detect import all_zero, choose_production_source
 from .exceptions import (
     EnlightenAuthenticationError,
     EnlightenError,
@@ -13,11 +14,13 @@ from .exceptions import (
     EnvoyEndpointMissingError,
     EnvoyError,
     EnvoyNotReadyError,
+    EnvoyRedirectError,
     EnvoyTimeoutError,
     EnvoyTokenError,
 )
 from .models import (
     ApiProduction,
+    DetectionReads,
     DeviceData,
     EimEntry,
     EimLine,
@@ -32,18 +35,22 @@ from .models import (
     MeasurementType,
     MeterConfig,
     MeterReading,
+    ProductionPage,
     ProductionReport,
     ProductionSource,
     StorageSummary,
     TokenInfo,
 )
 from .parsers import match_meter_readings, merge_inverters
+from .parts import gateway_model
 
 __all__ = [
     "ENTREZ_URL",
     "LOGIN_URL",
     "TOKENS_URL",
     "ApiProduction",
+    "CloudEndpoints",
+    "DetectionReads",
     "DeviceData",
     "EimEntry",
     "EimLine",
@@ -62,6 +69,7 @@ __all__ = [
     "EnvoyError",
     "EnvoyInfo",
     "EnvoyNotReadyError",
+    "EnvoyRedirectError",
     "EnvoyTimeoutError",
     "EnvoyTokenError",
     "Inverter",
@@ -71,12 +79,16 @@ __all__ = [
     "MeasurementType",
     "MeterConfig",
     "MeterReading",
+    "ProductionPage",
     "ProductionReport",
     "ProductionSource",
     "StorageSummary",
     "TokenInfo",
+    "all_zero",
+    "choose_production_source",
     "decode_token",
     "envoy_password",
+    "gateway_model",
     "installer_password",
     "match_meter_readings",
     "merge_inverters",

@@ -1,7 +1,7 @@
 """The gateway client: one request at a time, bounded retries, typed answers."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 import logging
 import ssl
 import time
@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import DigestAuthMiddleware, hdrs
 
 from .auth import decode_token, envoy_password, installer_password
+from .detect import all_zero, detect
 from .exceptions import (
     EnvoyAuthenticationError,
     EnvoyConnectionError,
@@ -19,32 +20,33 @@ from .exceptions import (
     EnvoyEndpointMissingError,
     EnvoyError,
     EnvoyNotReadyError,
+    EnvoyRedirectError,
     EnvoyTimeoutError,
 )
 from .models import (
     ApiProduction,
+    DetectionReads,
     DeviceData,
     Endpoint,
     EndpointStats,
     EnvoyCapabilities,
     EnvoyInfo,
     InverterProduction,
-    MeasurementType,
     MeterConfig,
     MeterReading,
+    ProductionPage,
     ProductionReport,
-    ProductionSource,
     TokenInfo,
 )
 from .parsers import (
     body_to_json,
-    match_meter_readings,
     parse_api_production,
     parse_device_data,
     parse_info,
     parse_inverters,
     parse_meter_readings,
     parse_meters,
+    parse_production_page,
     parse_production_report,
 )
 from .session import SessionOwner
@@ -62,6 +64,19 @@ _AUTH_STATUSES = frozenset({401, 403})
 _DIGEST_DEFAULT_USER = "installer"
 _DIGEST_ENVOY_USER = "envoy"
 _VALID_TOKEN_MARKER = "Valid token"  # noqa: S105 -- the page text, not a secret
+_NATIVE_DEADLINE_S = 30.0
+"""Native endpoints answer in well under a second; past this they are hung."""
+# What a parser may raise on input no gateway sends (huge numbers, odd
+# encodings, deep nesting): turned into EnvoyDataError, never passed on.
+_FOREIGN_PARSE_ERRORS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    UnicodeError,
+    ValueError,
+)
 
 
 def parse_host(host: str) -> tuple[str, int | None]:
@@ -90,10 +105,6 @@ def parse_host(host: str) -> tuple[str, int | None]:
     return address, int(port_text)
 
 
-class _RedirectError(EnvoyConnectionError):
-    """Plain HTTP answered a redirect: the gateway wants HTTPS now."""
-
-
 class Envoy(SessionOwner):
     """Client for one Envoy / IQ Gateway over its local API."""
 
@@ -104,6 +115,7 @@ class Envoy(SessionOwner):
         session: aiohttp.ClientSession | None = None,
         read_timeout: float = 45.0,
         connect_timeout: float = 10.0,
+        deadline: float | None = None,
         max_retries: int = 2,
         retry_backoff: float = 1.0,
     ) -> None:
@@ -115,9 +127,16 @@ class Envoy(SessionOwner):
         self.token_info: TokenInfo | None = None
         self.stats: dict[str, EndpointStats] = {}
         self.last_responses: dict[str, str] = {}
+        self.answers = 0
+        """Successful (2xx) answers so far: tells a caller its reads reached the gateway."""
+        self.authorized_answers = 0
+        """Successful answers to requests that carried credentials."""
         super().__init__(session)
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
+        self._deadline = (
+            deadline if deadline is not None else read_timeout + connect_timeout
+        )
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
@@ -139,13 +158,13 @@ class Envoy(SessionOwner):
             # One attempt: a closed port or a refused TLS handshake just
             # means the other scheme is the right one.
             return await self._probe_with(preferred, retries=0)
-        except _RedirectError:
+        except EnvoyRedirectError:
             return await self._probe_with("https")
         except EnvoyConnectionError as err:
             _LOGGER.debug("%s; trying %s", err, fallback.upper())
         try:
             return await self._probe_with(fallback)
-        except _RedirectError:
+        except EnvoyRedirectError:
             # Plain HTTP redirecting means the gateway speaks HTTPS (fw >= 7).
             return await self._probe_with("https")
 
@@ -218,6 +237,10 @@ class Envoy(SessionOwner):
         """Read /api/v1/production; all zeros (fw 3.x after boot) is not data."""
         return await self._fetch(Endpoint.API_PRODUCTION, _nonzero_api_production)
 
+    async def api_production_raw(self) -> ApiProduction:
+        """Read /api/v1/production, zeros included (they are evidence too)."""
+        return await self._fetch_json(Endpoint.API_PRODUCTION, parse_api_production)
+
     async def inverters(self) -> list[InverterProduction]:
         """Read /api/v1/production/inverters."""
         return await self._fetch_json(Endpoint.API_INVERTERS, parse_inverters)
@@ -242,98 +265,18 @@ class Envoy(SessionOwner):
             query="?details=1" if details else "",
         )
 
-    async def production_legacy(self) -> ProductionReport:
-        """Read /production, the older and slower production report."""
-        return await self._fetch_json(
-            Endpoint.PRODUCTION,
-            lambda obj: parse_production_report(obj, endpoint=Endpoint.PRODUCTION),
-        )
+    async def production_page(self) -> ProductionPage:
+        """Read the HTML /production page (Envoy-R firmware 3.x), slow."""
+        return await self._fetch(Endpoint.PRODUCTION, parse_production_page)
 
     async def detect_capabilities(self) -> EnvoyCapabilities:
         """Find which endpoints this gateway serves and which production to trust."""
-        info = self.info or await self.probe()
-        detection = _Detection(
-            credentials=self._token is not None or self._digest is not None
-        )
-        api_production: ApiProduction | None = None
-        try:
-            api_production = await self._fetch_json(
-                Endpoint.API_PRODUCTION, parse_api_production
-            )
-        except (EnvoyEndpointMissingError, EnvoyDataError) as err:
-            detection.notes.append(f"{Endpoint.API_PRODUCTION} unavailable: {err}")
-        else:
-            detection.endpoints.add(Endpoint.API_PRODUCTION)
-            # Served without auth before fw 7: only a token proves anything.
-            detection.auth_proven = self._token is not None
-        api_usable = api_production is not None and not _all_zero(api_production)
-        if api_production is not None and not api_usable:
-            detection.notes.append(f"{Endpoint.API_PRODUCTION} reports all zeros")
+        capabilities, _reads = await detect(self)
+        return capabilities
 
-        # The inverter list needs credentials on every firmware: read it first so
-        # its success can vouch for them when an optional endpoint answers 401.
-        inverters = await detection.read(Endpoint.API_INVERTERS, self.inverters)
-        meters = await detection.read(Endpoint.METERS, self.meters) or []
-        enabled = tuple(meter for meter in meters if meter.enabled)
-        readings = (
-            await detection.read(Endpoint.METER_READINGS, self.meter_readings)
-            if enabled
-            else None
-        )
-        # device_data can hang for a minute around 23:00: it is detail only,
-        # so a timeout there must not stop the gateway from being set up.
-        device_data = await detection.read(
-            Endpoint.DEVICE_DATA, self.device_data, tolerate_transient=True
-        )
-        if device_data is not None and inverters is not None:
-            present = [
-                inverter.serial
-                for inverter in inverters
-                if inverter.serial not in device_data.gone_serials
-            ]
-            listed = sum(1 for serial in present if serial in device_data.inverters)
-            if listed < len(present):
-                detection.notes.append(
-                    f"{Endpoint.DEVICE_DATA} lists {listed} of {len(present)} "
-                    f"inverters (limit {device_data.device_data_limit})"
-                )
-
-        production_ct = next(
-            (m for m in enabled if m.measurement_type == MeasurementType.PRODUCTION),
-            None,
-        )
-        matched = match_meter_readings(meters, readings) if readings is not None else {}
-        if production_ct is not None and production_ct.eid in matched:
-            source = ProductionSource.CT
-        elif info.metered and production_ct is None:
-            # /api/v1/production is stalled (fw >= 8.2.4264) or zeros (older)
-            # on metered gateways without a production CT.
-            report = await detection.read(
-                Endpoint.PRODUCTION_JSON,
-                lambda: self.production_report(details=False),
-            )
-            if report is not None and report.inverters is not None:
-                source = ProductionSource.PRODUCTION_JSON_INVERTERS
-            else:
-                detection.notes.append(
-                    f"{Endpoint.PRODUCTION_JSON} has no inverters block"
-                )
-                source = (
-                    ProductionSource.API_PRODUCTION
-                    if api_usable
-                    else ProductionSource.NONE
-                )
-        elif api_usable:
-            source = ProductionSource.API_PRODUCTION
-        else:
-            source = ProductionSource.NONE
-        return EnvoyCapabilities(
-            endpoints=frozenset(detection.endpoints),
-            production_source=source,
-            ct_meters=enabled,
-            device_data_limit=device_data.device_data_limit if device_data else None,
-            notes=tuple(detection.notes),
-        )
+    async def detect(self) -> tuple[EnvoyCapabilities, DetectionReads]:
+        """Detect capabilities and return what detection read, for reuse."""
+        return await detect(self)
 
     # Request layer
 
@@ -360,6 +303,14 @@ class Envoy(SessionOwner):
         except EnvoyError as err:
             self._record_failure(endpoint, err)
             raise
+        except _FOREIGN_PARSE_ERRORS as err:
+            error = EnvoyDataError(
+                f"GET {endpoint} answered data that cannot be read "
+                f"({type(err).__name__})",
+                endpoint=endpoint,
+            )
+            self._record_failure(endpoint, error)
+            raise error from err
         self._stats(endpoint).last_success = time.time()
         return result
 
@@ -392,7 +343,7 @@ class Envoy(SessionOwner):
                 return await self._attempt(
                     endpoint, base_url, f"{endpoint}{query}", authenticate=authenticate
                 )
-            except _RedirectError:
+            except EnvoyRedirectError:
                 raise
             except EnvoyConnectionError as err:
                 if attempt >= retries:
@@ -419,23 +370,34 @@ class Envoy(SessionOwner):
         request = f"GET {path}"
         stats = self._stats(endpoint)
         session = self._get_session()
+        deadline = (
+            self._deadline if endpoint.ruby else min(self._deadline, _NATIVE_DEADLINE_S)
+        )
+        scope = asyncio.timeout(deadline)
+        deadline_passed = False
         try:
             async with self._lock:
                 stats.requests += 1
                 started = time.monotonic()
                 try:
-                    async with session.get(
-                        f"{base_url}{path}",
-                        headers=headers,
-                        ssl=_GATEWAY_SSL_CONTEXT,
-                        allow_redirects=False,
-                        timeout=self._timeout,
-                        middlewares=middlewares,
-                    ) as response:
+                    # One deadline for the whole exchange: a gateway trickling
+                    # its answer must not hold the lock (and every tier) forever.
+                    async with (
+                        scope,
+                        session.get(
+                            f"{base_url}{path}",
+                            headers=headers,
+                            ssl=_GATEWAY_SSL_CONTEXT,
+                            allow_redirects=False,
+                            timeout=self._timeout,
+                            middlewares=middlewares,
+                        ) as response,
+                    ):
                         status = response.status
                         location = response.headers.get(hdrs.LOCATION, "")
                         body = await response.read()
                 finally:
+                    deadline_passed = scope.expired()
                     latency = time.monotonic() - started
                     stats.last_latency_s = latency
                     stats.total_latency_s += latency
@@ -446,11 +408,27 @@ class Envoy(SessionOwner):
             )
             raise self._failed(endpoint, error, None) from err
         except TimeoutError as err:
-            error = EnvoyTimeoutError(
-                f"{request} timed out after {self._read_timeout:g} s", endpoint=endpoint
+            message = (
+                f"{request} did not finish within {deadline:g} s"
+                if deadline_passed
+                else f"{request} timed out after {self._read_timeout:g} s"
             )
+            error = EnvoyTimeoutError(message, endpoint=endpoint)
             raise self._failed(endpoint, error, None) from err
-        except (aiohttp.ClientError, OSError) as err:
+        except aiohttp.ClientError as err:
+            if middlewares and type(err) is aiohttp.ClientError:
+                # The digest middleware refuses a challenge it cannot parse
+                # (fw 3.9 sends garbled WWW-Authenticate headers).
+                error = EnvoyAuthenticationError(
+                    f"{request} was refused with an unusable digest challenge",
+                    endpoint=endpoint,
+                )
+            else:
+                error = EnvoyConnectionError(
+                    f"{request} failed: {_describe(err)}", endpoint=endpoint
+                )
+            raise self._failed(endpoint, error, None) from err
+        except (OSError, ValueError, LookupError) as err:
             error = EnvoyConnectionError(
                 f"{request} failed: {_describe(err)}", endpoint=endpoint
             )
@@ -460,12 +438,16 @@ class Envoy(SessionOwner):
         status_error = _status_error(request, endpoint, status, location)
         if status_error is not None:
             raise self._failed(endpoint, status_error, status)
+        self.answers += 1
+        if headers.get(hdrs.AUTHORIZATION) or middlewares:
+            self.authorized_answers += 1
         return body
 
     def _failed(
         self, endpoint: Endpoint, error: EnvoyError, status: int | None
     ) -> EnvoyError:
         """Record a failed attempt and return its error for raising."""
+        error.status = status
         self._stats(endpoint).last_status = status
         self._record_failure(endpoint, error)
         return error
@@ -492,50 +474,6 @@ class Envoy(SessionOwner):
         return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
 
 
-class _Detection:
-    """What capability detection has learnt so far."""
-
-    def __init__(self, *, credentials: bool) -> None:
-        """Start with nothing known."""
-        self.credentials = credentials
-        self.endpoints: set[Endpoint] = {Endpoint.INFO}
-        self.notes: list[str] = []
-        self.auth_proven = False
-
-    async def read[T](
-        self,
-        endpoint: Endpoint,
-        read: Callable[[], Awaitable[T]],
-        *,
-        tolerate_transient: bool = False,
-    ) -> T | None:
-        """Read an optional endpoint; None (with a note) when it is unavailable."""
-        try:
-            value = await read()
-        except (EnvoyEndpointMissingError, EnvoyDataError) as err:
-            self.notes.append(f"{endpoint} unavailable: {err}")
-            return None
-        except EnvoyAuthenticationError as err:
-            # Early 7.x builds answer 401 on endpoints they lack; that only
-            # means "missing" once an authenticated read has succeeded.
-            if not self.auth_proven:
-                raise
-            self.notes.append(f"{endpoint} unavailable: {err}")
-            return None
-        except _RedirectError:
-            raise
-        except EnvoyConnectionError as err:
-            if not tolerate_transient:
-                raise
-            # It answered before and will again: keep it, just without data now.
-            self.notes.append(f"{endpoint} unavailable for now: {err}")
-            self.endpoints.add(endpoint)
-            return None
-        self.endpoints.add(endpoint)
-        self.auth_proven = self.auth_proven or self.credentials
-        return value
-
-
 def _json[T](endpoint: Endpoint, parse: Callable[[object], T]) -> Callable[[bytes], T]:
     """Return a body parser: JSON from raw bytes, then ``parse``."""
 
@@ -545,20 +483,10 @@ def _json[T](endpoint: Endpoint, parse: Callable[[object], T]) -> Callable[[byte
     return parse_body
 
 
-def _all_zero(production: ApiProduction) -> bool:
-    """Return True when every /api/v1/production value is zero."""
-    return not (
-        production.watts_now
-        or production.watt_hours_today
-        or production.watt_hours_seven_days
-        or production.watt_hours_lifetime
-    )
-
-
 def _nonzero_api_production(body: bytes) -> ApiProduction:
     """Parse /api/v1/production, refusing an all-zero answer."""
     production = parse_api_production(body_to_json(body, Endpoint.API_PRODUCTION))
-    if _all_zero(production):
+    if all_zero(production):
         raise EnvoyNotReadyError(
             f"GET {Endpoint.API_PRODUCTION} answered all zeros: the gateway is not ready",
             endpoint=Endpoint.API_PRODUCTION,
@@ -582,7 +510,7 @@ def _status_error(
     if 200 <= status < 300:
         return None
     if status in _REDIRECT_STATUSES:
-        return _RedirectError(
+        return EnvoyRedirectError(
             f"{request} was redirected (HTTP {status}) to {location or 'nowhere'}",
             endpoint=endpoint,
         )

@@ -1,6 +1,7 @@
 """Getting a gateway token from the Enphase cloud (Enlighten login, then Entrez)."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 import json
 import re
 
@@ -20,6 +21,14 @@ ENTREZ_URL = "https://entrez.enphaseenergy.com"
 _JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_=-]+")
 
 
+@dataclass(frozen=True, slots=True)
+class CloudEndpoints:
+    """Where the Enphase cloud's login and token services are."""
+
+    login_url: str = LOGIN_URL
+    tokens_url: str = TOKENS_URL
+
+
 class EnlightenClient(SessionOwner):
     """Log in to Enlighten and ask Entrez for a gateway token.
 
@@ -31,14 +40,14 @@ class EnlightenClient(SessionOwner):
         self,
         session: aiohttp.ClientSession | None = None,
         *,
-        login_url: str = LOGIN_URL,
-        tokens_url: str = TOKENS_URL,
+        endpoints: CloudEndpoints | None = None,
         timeout: float = 10.0,
     ) -> None:
         """Use ``session`` when given, else a session of our own."""
         super().__init__(session)
-        self._login_url = login_url
-        self._tokens_url = tokens_url
+        endpoints = endpoints or CloudEndpoints()
+        self._login_url = endpoints.login_url
+        self._tokens_url = endpoints.tokens_url
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def fetch_token(self, email: str, password: str, serial: str) -> str:

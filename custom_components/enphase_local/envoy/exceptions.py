@@ -4,10 +4,19 @@
 class EnvoyError(Exception):
     """Base class for everything the client raises."""
 
-    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
-        """Keep the endpoint so callers can say which request failed."""
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, status: int | None = None
+    ) -> None:
+        """Keep the endpoint (and HTTP status, if any) of the failed request."""
         super().__init__(message)
         self.endpoint = endpoint
+        self.status = status
+        """The HTTP status the gateway answered; None when it did not answer."""
+
+    @property
+    def answered(self) -> bool:
+        """Return True when the gateway answered (the error is in what it said)."""
+        return self.status is not None or not isinstance(self, EnvoyConnectionError)
 
 
 class EnvoyConnectionError(EnvoyError):
@@ -16,6 +25,10 @@ class EnvoyConnectionError(EnvoyError):
 
 class EnvoyTimeoutError(EnvoyConnectionError):
     """The gateway accepted the request but did not answer in time."""
+
+
+class EnvoyRedirectError(EnvoyConnectionError):
+    """The gateway redirected a plain HTTP request: it wants HTTPS now (fw >= 7)."""
 
 
 class EnvoyNotReadyError(EnvoyConnectionError):

@@ -5,7 +5,7 @@ field the gateway may leave out is optional and ``None`` when absent. Parsers
 for these live in ``parsers.py``.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,6 +22,21 @@ class Endpoint(StrEnum):
     PRODUCTION_JSON = "/production.json"
     PRODUCTION = "/production"
     CHECK_JWT = "/auth/check_jwt"
+    ENSEMBLE_INVENTORY = "/ivp/ensemble/inventory"
+    ENSEMBLE_SECCTRL = "/ivp/ensemble/secctrl"
+    ENSEMBLE_STATUS = "/ivp/ensemble/status"
+    ENSEMBLE_POWER = "/ivp/ensemble/power"
+    TARIFF = "/admin/lib/tariff"
+    DRY_CONTACTS = "/ivp/ensemble/dry_contacts"
+    DRY_CONTACT_SETTINGS = "/ivp/ss/dry_contact_settings"
+
+    @property
+    def ruby(self) -> bool:
+        """Return True for the slow pages of the gateway's Ruby web UI."""
+        return self in _RUBY_ENDPOINTS
+
+
+_RUBY_ENDPOINTS = frozenset({Endpoint.PRODUCTION_JSON, Endpoint.PRODUCTION})
 
 
 class MeasurementType(StrEnum):
@@ -41,8 +56,15 @@ class ProductionSource(StrEnum):
     """Which data the gateway's system production is trusted from."""
 
     CT = "ct"
+    """A production CT in /ivp/meters/readings."""
     API_PRODUCTION = "api_production"
+    """/api/v1/production (inverter sums, or the CT where one exists)."""
     PRODUCTION_JSON_INVERTERS = "production_json_inverters"
+    """The ``inverters`` block of production.json."""
+    PRODUCTION_JSON_EIM = "production_json_eim"
+    """production.json's eim ``production`` entry: a CT /ivp/meters lacks."""
+    PRODUCTION_PAGE = "production_page"
+    """The HTML /production page of Envoy-R firmware 3.x."""
     NONE = "none"
 
 
@@ -291,10 +313,37 @@ class EnvoyCapabilities:
     device_data_limit: int | None = None
     notes: tuple[str, ...] = field(default=())
     """Why endpoints or sources were ruled out, for diagnostics."""
+    refused: frozenset[Endpoint] = frozenset()
+    """Endpoints that refused the credentials while others worked."""
 
     def has(self, endpoint: Endpoint) -> bool:
         """Return True when the gateway serves ``endpoint``."""
         return endpoint in self.endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class ProductionPage:
+    """The HTML /production page of old firmware (three significant digits)."""
+
+    watts_now: float | None
+    wh_today: float | None
+    wh_last_seven_days: float | None
+    wh_lifetime: float | None
+    lifetime_resolution_wh: float
+    """How far the rounded lifetime may be below the true one."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionReads:
+    """What capability detection read, handed on so setup need not read it again."""
+
+    api_production: ApiProduction | None = None
+    inverters: tuple[InverterProduction, ...] | None = None
+    meters: tuple[MeterConfig, ...] | None = None
+    readings: tuple[MeterReading, ...] | None = None
+    device_data: DeviceData | None = None
+    report: ProductionReport | None = None
+    page: ProductionPage | None = None
 
 
 @dataclass(slots=True)
@@ -312,7 +361,3 @@ class EndpointStats:
     """The last error's message (never a secret)."""
     last_success: float | None = None
     """Epoch seconds of the last usable answer."""
-
-    def as_dict(self) -> dict[str, int | float | str | None]:
-        """Return the statistics as a plain dict."""
-        return asdict(self)

@@ -8,7 +8,9 @@ ignored and optional fields the gateway leaves out become ``None``.
 
 from collections.abc import Mapping
 import dataclasses
+import html
 import json
+import math
 import re
 from typing import Any
 import xml.etree.ElementTree as ET
@@ -28,12 +30,15 @@ from .models import (
     MeasurementType,
     MeterConfig,
     MeterReading,
+    ProductionPage,
     ProductionReport,
     StorageSummary,
 )
 
 _UINT32 = 2**32
 _INT32_LIMIT = 2**31
+_MAX_MAGNITUDE = 1e15
+"""Larger than any count, epoch or energy a gateway reports: hostile or broken."""
 _MICROINVERTER_DEV_TYPE = 1
 _PHASES_BY_MODE = {"single": 1, "split": 2, "three": 3}
 _MAX_PHASES = 3
@@ -56,10 +61,16 @@ def body_to_json(body: bytes, endpoint: str) -> object:
             f"GET {endpoint} answered an HTML page instead of JSON", endpoint=endpoint
         )
     try:
-        obj: object = json.loads(text, parse_constant=_reject_constant)
+        obj: object = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (UnicodeDecodeError, ValueError) as err:
         raise EnvoyDataError(
             f"GET {endpoint} answered invalid JSON", endpoint=endpoint
+        ) from err
+    except RecursionError as err:
+        raise EnvoyDataError(
+            f"GET {endpoint} answered JSON nested too deeply", endpoint=endpoint
         ) from err
     if isinstance(obj, dict) and "error" in obj:
         raise EnvoyEndpointMissingError(
@@ -74,6 +85,14 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"non-finite number {name}")
 
 
+def _finite_float(text: str) -> float:
+    """Parse a JSON float, refusing ones that overflow to infinity (``1e999``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
 def parse_info(body: bytes) -> EnvoyInfo:
     """Parse the XML of /info into the gateway's identity."""
     endpoint = Endpoint.INFO
@@ -85,7 +104,8 @@ def parse_info(body: bytes) -> EnvoyInfo:
     try:
         # Safe: no DTD (checked above), so no entity expansion.
         root = ET.fromstring(body)  # noqa: S314
-    except ET.ParseError as err:
+    except (ET.ParseError, LookupError, ValueError, UnicodeError) as err:
+        # LookupError: an XML declaration naming an unknown encoding.
         raise EnvoyDataError(
             "GET /info answered something that is not XML", endpoint=endpoint
         ) from err
@@ -99,8 +119,8 @@ def parse_info(body: bytes) -> EnvoyInfo:
     if software is None:
         raise EnvoyDataError("GET /info has no firmware version", endpoint=endpoint)
     firmware = software[1:] if software[0].isalpha() else software
-    match = _VERSION_RE.match(firmware)
-    version = tuple(int(part) for part in match.group().split(".")) if match else ()
+    match = _VERSION_RE.match(firmware[:64])
+    version = tuple(int(part[:9]) for part in match.group().split(".")) if match else ()
     return EnvoyInfo(
         serial=serial,
         part_number=_xml_text(device, "pn"),
@@ -474,10 +494,13 @@ class _Reader:
     def _raw_number(self, data: JsonObject, key: str) -> Any:
         """Return the JSON int or float at ``key`` (never a bool), None when absent."""
         value = data.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(f"'{key}' is not a number")
+        if not -_MAX_MAGNITUDE <= value <= _MAX_MAGNITUDE:
+            # Also refuses NaN and infinities, whatever produced them.
+            raise self.error(f"'{key}' is out of range")
         return value
 
     def optional_number(self, data: JsonObject, key: str) -> float | None:
@@ -530,3 +553,59 @@ class _Reader:
         if not value:
             raise self.error(f"'{key}' is missing")
         return value
+
+
+_PAGE_VALUE_RE = {
+    field: re.compile(
+        rf"{label}\W*?(-?[\d][\d,]*(?:\.\d+)?)\s*(W|kW|MW|Wh|kWh|MWh)\b",
+        re.IGNORECASE,
+    )
+    for field, label in (
+        ("now", "Currently"),
+        ("today", "Today"),
+        ("week", r"Past\s+Week"),
+        ("lifetime", r"Since\s+Installation"),
+    )
+}
+_PAGE_UNITS = {"w": 1.0, "kw": 1e3, "mw": 1e6, "wh": 1.0, "kwh": 1e3, "mwh": 1e6}
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def parse_production_page(body: bytes) -> ProductionPage:
+    """Parse the HTML /production page of old firmware into numbers."""
+    endpoint = Endpoint.PRODUCTION
+    text = html.unescape(
+        _TAG_RE.sub(" ", body[:200_000].decode("utf-8", errors="replace"))
+    )
+    values: dict[str, tuple[float, float]] = {}
+    for field, pattern in _PAGE_VALUE_RE.items():
+        match = pattern.search(text)
+        if match is None:
+            continue
+        number_text, unit = match.group(1).replace(",", ""), match.group(2).lower()
+        try:
+            number = float(number_text)
+        except ValueError:
+            continue
+        if not math.isfinite(number) or abs(number) > _MAX_MAGNITUDE:
+            continue
+        values[field] = (number * _PAGE_UNITS[unit], _resolution(number_text, unit))
+    if "now" not in values and "lifetime" not in values:
+        raise EnvoyEndpointMissingError(
+            f"GET {endpoint} has no production figures: not a production page",
+            endpoint=endpoint,
+        )
+    lifetime = values.get("lifetime")
+    return ProductionPage(
+        watts_now=values["now"][0] if "now" in values else None,
+        wh_today=values["today"][0] if "today" in values else None,
+        wh_last_seven_days=values["week"][0] if "week" in values else None,
+        wh_lifetime=None if lifetime is None else lifetime[0],
+        lifetime_resolution_wh=0.0 if lifetime is None else lifetime[1],
+    )
+
+
+def _resolution(number_text: str, unit: str) -> float:
+    """Return the step of the last digit shown, in W or Wh."""
+    decimals = len(number_text.partition(".")[2])
+    return 10.0**-decimals * _PAGE_UNITS[unit]
