@@ -452,6 +452,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 self.config_entry.async_on_unload(
                     tier.async_add_listener(self.async_recompute, self)
                 )
+        # The first pass starts each total at the gateway's own lifetime; the
+        # second lets totals follow their refined sources (per-inverter
+        # growth) from the start instead of from the next poll that changes.
+        self.async_recompute()
         self.async_recompute()
 
     @callback

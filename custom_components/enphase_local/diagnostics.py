@@ -1,4 +1,11 @@
-"""Diagnostics for Enphase Local: raw captures and request statistics, redacted."""
+"""Diagnostics for Enphase Local: raw captures and request statistics, redacted.
+
+Serial numbers are replaced by stable pseudonyms (``REDACTED_SERIAL_1`` is the
+gateway, the others numbered as they first appear), so a download still
+tells inverters apart and can be turned into a replay directory
+(``python -m envoy_simulator.replay convert``) that reproduces the gateway.
+Tokens, passwords and the Enlighten e-mail address never appear.
+"""
 
 from dataclasses import asdict, is_dataclass
 import re
@@ -11,7 +18,6 @@ from homeassistant.core import HomeAssistant
 from .const import CONF_ENLIGHTEN_EMAIL, CONF_ENLIGHTEN_PASSWORD, CONF_TOKEN
 from .coordinator import EnphaseLocalConfigEntry
 
-REDACTED = "**REDACTED**"
 TO_REDACT = {
     CONF_TOKEN,
     CONF_PASSWORD,
@@ -25,18 +31,54 @@ TO_REDACT = {
     "username",
 }
 # Serials in raw bodies: JSON keys the gateway uses, and /info's XML tags.
-_RAW_SERIAL_PATTERNS = (
-    re.compile(r'("(?:serialNumber|sn|serial_num|serial)"\s*:\s*)"[^"]*"'),
-    re.compile(r"(<(?:sn|euaid)>)[^<]*(?=</(?:sn|euaid)>)"),
+_JSON_SERIAL = re.compile(
+    r'("(?:serialNumber|sn|serial_num|serial|pv_serial_nb)"\s*:\s*)"([^"]*)"'
 )
+_XML_SERIAL = re.compile(r"(<sn>)([^<]*)(?=</sn>)")
+_XML_UNIT_ID = re.compile(r"(<euaid>)[^<]*(?=</euaid>)")
 
 
-def _redact_text(text: str, serials: set[str]) -> str:
-    """Remove serial numbers from a raw response body."""
-    for serial in sorted(serials, key=len, reverse=True):
-        text = text.replace(serial, REDACTED)
-    text = _RAW_SERIAL_PATTERNS[0].sub(rf'\1"{REDACTED}"', text)
-    return _RAW_SERIAL_PATTERNS[1].sub(rf"\1{REDACTED}", text)
+class Pseudonyms:
+    """Give every serial a stable stand-in, numbered in order of appearance."""
+
+    def __init__(self, gateway_serial: str, known: set[str]) -> None:
+        """Give the gateway number 1, then the known serials in sorted order."""
+        self._names: dict[str, str] = {}
+        self.name(gateway_serial)
+        for serial in sorted(known - {gateway_serial}):
+            self.name(serial)
+
+    def name(self, serial: str) -> str:
+        """Return the pseudonym of ``serial``."""
+        if not serial:
+            return serial
+        if serial not in self._names:
+            self._names[serial] = f"REDACTED_SERIAL_{len(self._names) + 1}"
+        return self._names[serial]
+
+    def text(self, text: str) -> str:
+        """Replace every serial in a raw response body or a key."""
+        text = _JSON_SERIAL.sub(
+            lambda match: f'{match.group(1)}"{self.name(match.group(2))}"', text
+        )
+        text = _XML_SERIAL.sub(
+            lambda match: f"{match.group(1)}{self.name(match.group(2))}", text
+        )
+        text = _XML_UNIT_ID.sub(r"\1**REDACTED**", text)
+        # Serials also appear inside other fields (device names, eim "sn"s).
+        for serial in sorted(self._names, key=len, reverse=True):
+            text = text.replace(serial, self._names[serial])
+        return text
+
+    def deep(self, value: Any) -> Any:
+        """Replace serials in every key and string of ``value``."""
+        if isinstance(value, dict):
+            return {self.text(str(key)): self.deep(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.deep(item) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
 
 
 def _plain(value: Any) -> Any:
@@ -51,32 +93,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _redact_keys(value: Any, serials: set[str]) -> Any:
-    """Replace serials used as dictionary keys (per-inverter state)."""
-    if isinstance(value, dict):
-        redacted: dict[str, Any] = {}
-        for index, (key, item) in enumerate(value.items()):
-            new_key = _redact_text(str(key), serials)
-            if new_key in redacted:
-                new_key = f"{new_key}#{index}"
-            redacted[new_key] = _redact_keys(item, serials)
-        return redacted
-    if isinstance(value, list):
-        return [_redact_keys(item, serials) for item in value]
-    if isinstance(value, str):
-        return _redact_text(value, serials)
-    return value
-
-
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: EnphaseLocalConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
     runtime = entry.runtime_data
-    serials = {runtime.info.serial}
+    known: set[str] = set()
     inverters = runtime.tiers.inverters
     if inverters is not None and inverters.data:
-        serials.update(inverters.data.inverters)
+        known.update(inverters.data.inverters)
+    pseudonyms = Pseudonyms(runtime.info.serial, known)
+    # Bodies first: every serial they hold gets its number before the rest.
+    raw_responses = {
+        path: pseudonyms.text(body)
+        for path, body in runtime.envoy.last_responses.items()
+    }
 
     tiers = {
         coordinator.tier: {
@@ -120,10 +151,11 @@ async def async_get_config_entry_diagnostics(
         "capabilities": _plain(runtime.capabilities),
         "token": token,
         "reachable": runtime.connectivity.reachable,
-        "site": _plain(runtime.site.data),
         "tiers": tiers,
-        "raw_responses": dict(runtime.envoy.last_responses),
+        "site": _plain(runtime.site.data),
         "request_statistics": _plain(runtime.envoy.stats),
         "energy_state": runtime.energy.as_dict(),
     }
-    return _redact_keys(diagnostics, serials)  # type: ignore[no-any-return]
+    redacted: dict[str, Any] = pseudonyms.deep(diagnostics)
+    redacted["raw_responses"] = raw_responses
+    return redacted

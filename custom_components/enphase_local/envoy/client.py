@@ -146,6 +146,7 @@ class Envoy(SessionOwner):
         self._scheme = "https"
         self._token: str | None = None
         self._digest: DigestAuthMiddleware | None = None
+        self._digest_credentials: tuple[str, str] | None = None
 
     # Identity and credentials
 
@@ -210,6 +211,7 @@ class Envoy(SessionOwner):
                 )
         try:
             self._digest = DigestAuthMiddleware(username, password)
+            self._digest_credentials = (username, password)
         except ValueError as err:
             # aiohttp refuses a ":" in the user name (RFC 7617).
             raise EnvoyAuthenticationError(f"Unusable digest user name: {err}") from err
@@ -259,10 +261,12 @@ class Envoy(SessionOwner):
 
     async def production_report(self, *, details: bool = True) -> ProductionReport:
         """Read /production.json: slow on the gateway, poll it rarely."""
-        return await self._fetch_json(
+        return await self._fetch(
             Endpoint.PRODUCTION_JSON,
-            parse_production_report,
+            _json(Endpoint.PRODUCTION_JSON, parse_production_report),
             query="?details=1" if details else "",
+            # No auth before fw 7; digest would only stumble on odd challenges.
+            authenticate=self._token is not None,
         )
 
     async def production_page(self) -> ProductionPage:
@@ -418,7 +422,10 @@ class Envoy(SessionOwner):
         except aiohttp.ClientError as err:
             if middlewares and type(err) is aiohttp.ClientError:
                 # The digest middleware refuses a challenge it cannot parse
-                # (fw 3.9 sends garbled WWW-Authenticate headers).
+                # (fw 3.9 sends garbled WWW-Authenticate headers); it would
+                # keep the broken challenge for every later request.
+                if self._digest_credentials is not None:
+                    self._digest = DigestAuthMiddleware(*self._digest_credentials)
                 error = EnvoyAuthenticationError(
                     f"{request} was refused with an unusable digest challenge",
                     endpoint=endpoint,
