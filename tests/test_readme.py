@@ -19,7 +19,7 @@ def test_every_entity_is_in_the_entity_reference() -> None:
         README.index("## Entities") : README.index("## Energy dashboard")
     ]
     names = {
-        re.sub(r"\s*\{phase\}", "", entity["name"])
+        re.sub(r"\s*\{\w+\}\s*", " ", entity["name"]).strip()
         for platform in STRINGS["entity"].values()
         for entity in platform.values()
     }

@@ -16,6 +16,14 @@ from homeassistant.helpers.event import (
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from .battery import (
+    BatteryData,
+    BatteryTier,
+    DryContactsTier,
+    InventoryTier,
+    TariffTier,
+    acb_summary,
+)
 from .bookkeeping import SAVE_INTERVAL, EnergyKeeper, energy_store
 from .connection import AccessWatch, async_connect, gateway_client
 from .const import DOMAIN
@@ -36,7 +44,13 @@ from .tiers import build_inverters, live_from_reads, production_from_reads
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -70,6 +84,16 @@ async def async_setup_entry(
             else None
         ),
     )
+    # Nothing polls a battery endpoint on a gateway without batteries.
+    ensemble = capabilities.has(Endpoint.ENSEMBLE_INVENTORY)
+    if ensemble or capabilities.ac_batteries:
+        tiers.battery = BatteryTier(hass, entry, envoy)
+    if ensemble:
+        tiers.inventory = InventoryTier(hass, entry, envoy)
+    if capabilities.has(Endpoint.TARIFF):
+        tiers.tariff = TariffTier(hass, entry, envoy)
+    if capabilities.has(Endpoint.DRY_CONTACTS):
+        tiers.relays = DryContactsTier(hass, entry, envoy)
     entry.runtime_data = runtime = EnphaseLocalRuntimeData(
         envoy=envoy,
         info=connection.info,
@@ -144,6 +168,21 @@ def _seed_tiers(runtime: EnphaseLocalRuntimeData, reads: DetectionReads) -> None
             )
         )
     tiers.production.seed(production_from_reads(energy, runtime.capabilities, reads))
+    battery = reads.battery
+    if tiers.battery is not None:
+        tiers.battery.seed(
+            BatteryData(
+                aggregate=battery.aggregate,
+                power={entry.serial: entry for entry in battery.power or ()},
+                acb=acb_summary(reads.report.storage) if reads.report else None,
+            )
+        )
+    if tiers.inventory is not None and battery.inventory is not None:
+        tiers.inventory.seed(battery.inventory)
+    if tiers.tariff is not None and battery.tariff is not None:
+        tiers.tariff.seed(battery.tariff)
+    if tiers.relays is not None and battery.dry_contacts is not None:
+        tiers.relays.seed(battery.dry_contacts)
 
 
 @callback

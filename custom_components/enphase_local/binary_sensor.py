@@ -11,6 +11,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .battery import BatteryTier, InventoryTier
 from .const import INVERTER_REPORT_INTERVAL_S, INVERTER_SILENT_INTERVALS
 from .coordinator import EnphaseLocalConfigEntry, InfoTier
 from .entity import (
@@ -18,8 +19,10 @@ from .entity import (
     InverterEntity,
     MeterEntity,
     async_add_as_they_appear,
+    battery_device_info,
+    controller_device_info,
 )
-from .envoy import Inverter
+from .envoy import Battery, Inverter, SystemController
 
 PARALLEL_UPDATES = 0
 
@@ -38,6 +41,25 @@ INVERTER_SILENT = BinarySensorEntityDescription(
     key="not_reporting",
     translation_key="not_reporting",
     device_class=BinarySensorDeviceClass.PROBLEM,
+)
+
+
+GRID = BinarySensorEntityDescription(
+    key="grid",
+    translation_key="grid",
+    device_class=BinarySensorDeviceClass.POWER,
+)
+COMMUNICATING = BinarySensorEntityDescription(
+    key="communicating",
+    translation_key="communicating",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+DC_SWITCH = BinarySensorEntityDescription(
+    key="dc_switch",
+    translation_key="dc_switch",
+    device_class=BinarySensorDeviceClass.POWER,
+    entity_category=EntityCategory.DIAGNOSTIC,
 )
 
 
@@ -111,6 +133,166 @@ class InverterSilentSensor(InverterEntity, BinarySensorEntity):
         return inverter_is_silent(self.inverter, self.coordinator.data.newest_report)
 
 
+class GridSensor(EnphaseLocalEntity[BatteryTier], BinarySensorEntity):
+    """On while the site is on grid (the system controller's main relay closed).
+
+    Read with battery power (every minute) from /ivp/ensemble/status, or
+    from the inventory where the gateway has no status endpoint.
+    """
+
+    def __init__(self, coordinator: BatteryTier, controller: SystemController) -> None:
+        """Bind to the system controller."""
+        runtime = coordinator.runtime
+        super().__init__(
+            coordinator,
+            GRID,
+            unique_id=f"{controller.serial}_grid",
+            gateway_serial=runtime.info.serial,
+            device_info=controller_device_info(runtime.gateway_device_id, controller),
+        )
+        self._serial = controller.serial
+
+    def _on_grid(self) -> bool | None:
+        """Return the grid state, from the freshest source that reports it."""
+        aggregate = self.coordinator.data.aggregate
+        if aggregate is not None and aggregate.on_grid is not None:
+            return aggregate.on_grid
+        inventory = self.coordinator.runtime.tiers.inventory
+        if inventory is None or inventory.data is None:
+            return None
+        controller = next(
+            (c for c in inventory.data.controllers if c.serial == self._serial), None
+        )
+        return None if controller is None else controller.on_grid
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while no source reports the grid state."""
+        return super().available and self._on_grid() is not None
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return True on grid."""
+        return self._on_grid()
+
+
+class BatteryFlagSensor(EnphaseLocalEntity[InventoryTier], BinarySensorEntity):
+    """An IQ Battery's communicating or DC switch state, from the inventory."""
+
+    def __init__(
+        self,
+        coordinator: InventoryTier,
+        description: BinarySensorEntityDescription,
+        battery: Battery,
+    ) -> None:
+        """Bind to a battery by its serial."""
+        runtime = coordinator.runtime
+        super().__init__(
+            coordinator,
+            description,
+            unique_id=f"{battery.serial}_{description.key}",
+            gateway_serial=runtime.info.serial,
+            device_info=battery_device_info(
+                runtime.gateway_device_id, battery.serial, battery
+            ),
+        )
+        self._serial = battery.serial
+
+    def _battery(self) -> Battery | None:
+        """Return this battery's inventory entry."""
+        return next(
+            (b for b in self.coordinator.data.batteries if b.serial == self._serial),
+            None,
+        )
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return the flag: communicating, or the DC switch on."""
+        battery = self._battery()
+        if battery is None:
+            return None
+        if self.entity_description.key == COMMUNICATING.key:
+            return battery.communicating
+        return None if battery.dc_switch_off is None else not battery.dc_switch_off
+
+
+class ControllerCommunicatingSensor(
+    EnphaseLocalEntity[InventoryTier], BinarySensorEntity
+):
+    """The system controller talking to the gateway."""
+
+    def __init__(
+        self, coordinator: InventoryTier, controller: SystemController
+    ) -> None:
+        """Bind to the controller."""
+        runtime = coordinator.runtime
+        super().__init__(
+            coordinator,
+            COMMUNICATING,
+            unique_id=f"{controller.serial}_communicating",
+            gateway_serial=runtime.info.serial,
+            device_info=controller_device_info(runtime.gateway_device_id, controller),
+        )
+        self._serial = controller.serial
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return True while it communicates."""
+        controller = next(
+            (c for c in self.coordinator.data.controllers if c.serial == self._serial),
+            None,
+        )
+        return None if controller is None else controller.communicating
+
+
+@callback
+def _battery_binary_sensors(
+    entry: EnphaseLocalConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add grid, communicating and DC switch sensors as batteries appear."""
+    tiers = entry.runtime_data.tiers
+    inventory = tiers.inventory
+    if inventory is None:
+        return
+    async_add_as_they_appear(
+        entry,
+        inventory,
+        lambda: [b.serial for b in inventory.data.batteries] if inventory.data else [],
+        lambda serial: [
+            BatteryFlagSensor(
+                inventory,
+                description,
+                next(b for b in inventory.data.batteries if b.serial == serial),
+            )
+            for description in (COMMUNICATING, DC_SWITCH)
+        ],
+        async_add_entities,
+    )
+
+    def _controller_sensors(serial: str) -> list[BinarySensorEntity]:
+        controller = next(c for c in inventory.data.controllers if c.serial == serial)
+        sensors: list[BinarySensorEntity] = [
+            ControllerCommunicatingSensor(inventory, controller)
+        ]
+        if tiers.battery is not None:
+            sensors.append(GridSensor(tiers.battery, controller))
+        return sensors
+
+    async_add_as_they_appear(
+        entry,
+        inventory,
+        lambda: (
+            [c.serial for c in inventory.data.controllers] if inventory.data else []
+        ),
+        _controller_sensors,
+        async_add_entities,
+    )
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: EnphaseLocalConfigEntry,
@@ -129,6 +311,7 @@ async def async_setup_entry(
             )
         ]
     )
+    _battery_binary_sensors(entry, async_add_entities)
     if (meters := runtime.tiers.meters) is not None:
         async_add_as_they_appear(
             entry,

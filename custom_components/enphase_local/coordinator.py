@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, override
+from typing import TYPE_CHECKING, Any, ClassVar, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -56,6 +56,9 @@ from .tiers import (
     read_live,
     read_production,
 )
+
+if TYPE_CHECKING:
+    from .battery import BatteryTier, DryContactsTier, InventoryTier, TariffTier
 
 LIVE_GRACE = timedelta(minutes=5)
 PRODUCTION_GRACE = timedelta(minutes=5)
@@ -391,6 +394,10 @@ class Tiers:
     meters: MetersTier | None = None
     live: LiveTier | None = None
     inverters: InvertersTier | None = None
+    battery: BatteryTier | None = None
+    inventory: InventoryTier | None = None
+    tariff: TariffTier | None = None
+    relays: DryContactsTier | None = None
 
     def __iter__(self) -> Iterator[EnphaseLocalCoordinator[Any]]:
         """Iterate over the tiers that exist, slowest configuration first."""
@@ -400,6 +407,10 @@ class Tiers:
             self.live,
             self.production,
             self.inverters,
+            self.battery,
+            self.inventory,
+            self.tariff,
+            self.relays,
         ):
             if tier is not None:
                 yield tier
@@ -447,7 +458,13 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
     def async_start(self) -> None:
         """Listen to every source tier and compute the first site flows."""
         tiers = self.runtime.tiers
-        for tier in (tiers.meters, tiers.live, tiers.production, tiers.inverters):
+        for tier in (
+            tiers.meters,
+            tiers.live,
+            tiers.production,
+            tiers.inverters,
+            tiers.battery,
+        ):
             if tier is not None:
                 self.config_entry.async_on_unload(
                     tier.async_add_listener(self.async_recompute, self)

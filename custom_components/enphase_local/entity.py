@@ -13,9 +13,18 @@ from homeassistant.helpers.update_coordinator import (
     DataUpdateCoordinator,
 )
 
+from .battery import DryContactsTier
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import EnphaseLocalConfigEntry, InvertersTier, MetersTier
-from .envoy import Inverter, MeasurementType, MeterConfig, gateway_model
+from .envoy import (
+    Battery,
+    DryContact,
+    Inverter,
+    MeasurementType,
+    MeterConfig,
+    SystemController,
+    gateway_model,
+)
 
 CT_ROLE_TRANSLATION_KEYS = {
     MeasurementType.PRODUCTION: "ct_production",
@@ -120,6 +129,45 @@ def async_add_as_they_appear[KeyT: Hashable](
 
     _async_add_new()
     entry.async_on_unload(coordinator.async_add_listener(_async_add_new))
+
+
+def battery_device_info(
+    gateway_device_id: str, serial: str, battery: Battery | None = None
+) -> DeviceInfo:
+    """Return an IQ Battery's device (model details from the inventory when known)."""
+    info = DeviceInfo(
+        identifiers={(DOMAIN, serial)},
+        manufacturer=MANUFACTURER,
+        model="IQ Battery",
+        name=f"IQ Battery {serial}",
+        serial_number=serial,
+        via_device_id=gateway_device_id,
+    )
+    if battery is not None:
+        if battery.part_number:
+            info["model_id"] = battery.part_number
+        if battery.firmware:
+            info["sw_version"] = battery.firmware
+    return info
+
+
+def controller_device_info(
+    gateway_device_id: str, controller: SystemController
+) -> DeviceInfo:
+    """Return the IQ System Controller's device."""
+    info = DeviceInfo(
+        identifiers={(DOMAIN, controller.serial)},
+        manufacturer=MANUFACTURER,
+        model="IQ System Controller",
+        name=f"IQ System Controller {controller.serial}",
+        serial_number=controller.serial,
+        via_device_id=gateway_device_id,
+    )
+    if controller.part_number:
+        info["model_id"] = controller.part_number
+    if controller.firmware:
+        info["sw_version"] = controller.firmware
+    return info
 
 
 class EnphaseLocalEntity[CoordinatorT: DataUpdateCoordinator[Any]](
@@ -245,3 +293,48 @@ class InverterEntity(EnphaseLocalEntity[InvertersTier]):
     def available(self) -> bool:
         """Return False while the gateway does not list this inverter."""
         return super().available and self._serial in self.coordinator.data.inverters
+
+
+class RelayEntity(EnphaseLocalEntity[DryContactsTier]):
+    """An entity of one system controller relay, named after its load."""
+
+    def __init__(
+        self,
+        coordinator: DryContactsTier,
+        description: EntityDescription,
+        contact_id: str,
+    ) -> None:
+        """Bind to a relay by its id, on the system controller's device."""
+        runtime = coordinator.runtime
+        inventory = runtime.tiers.inventory
+        controllers = inventory.data.controllers if inventory and inventory.data else ()
+        device_info = (
+            controller_device_info(runtime.gateway_device_id, controllers[0])
+            if controllers
+            else None
+        )
+        super().__init__(
+            coordinator,
+            description,
+            unique_id=f"{runtime.info.serial}_relay_{contact_id}_{description.key}",
+            gateway_serial=runtime.info.serial,
+            device_info=device_info,
+        )
+        self.contact_id = contact_id
+        contact = self.contact
+        self._attr_translation_placeholders = {
+            "relay": (
+                contact.load_name if contact and contact.load_name else contact_id
+            )
+        }
+
+    @property
+    def contact(self) -> DryContact | None:
+        """Return this relay's latest state and settings."""
+        return next((c for c in self.coordinator.data if c.id == self.contact_id), None)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while the gateway does not list this relay."""
+        return super().available and self.contact is not None

@@ -10,6 +10,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .battery import BatteryTier, InventoryTier
 from .coordinator import (
     EnphaseLocalConfigEntry,
     InfoTier,
@@ -23,10 +24,16 @@ from .entity import (
     InverterEntity,
     MeterEntity,
     async_add_as_they_appear,
+    battery_device_info,
+    controller_device_info,
     meter_device_info,
 )
 from .envoy import Endpoint, MeasurementType, MeterConfig, MeterReading
 from .sensor_descriptions import (
+    BATTERY_INVENTORY_SENSORS,
+    BATTERY_POWER_SENSORS,
+    BATTERY_SITE_SENSORS,
+    CONTROLLER_TEMPERATURE,
     CT_ENERGY_NAMES,
     CT_PHASE_SENSORS,
     CT_SENSORS,
@@ -35,6 +42,9 @@ from .sensor_descriptions import (
     INVERTER_SENSORS,
     PRODUCTION_SENSORS,
     SITE_SENSORS,
+    BatteryInventorySensorDescription,
+    BatteryPowerSensorDescription,
+    BatterySiteSensorDescription,
     CtSensorDescription,
     CtStatusDescription,
     GatewaySensorDescription,
@@ -232,6 +242,188 @@ class InverterSensor(InverterEntity, SensorEntity):
         return value if isinstance(value, datetime) else tidy(value)
 
 
+class BatterySiteSensor(EnphaseLocalEntity[BatteryTier], SensorEntity):
+    """A site battery aggregate on the gateway."""
+
+    entity_description: BatterySiteSensorDescription
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value."""
+        return tidy(self.entity_description.value_fn(self.coordinator.data))
+
+
+class BatteryPowerSensor(EnphaseLocalEntity[BatteryTier], SensorEntity):
+    """One IQ Battery's power or state of charge, from its own report."""
+
+    entity_description: BatteryPowerSensorDescription
+
+    def __init__(
+        self,
+        coordinator: BatteryTier,
+        description: BatteryPowerSensorDescription,
+        serial: str,
+    ) -> None:
+        """Bind to a battery by its serial."""
+        runtime = coordinator.runtime
+        super().__init__(
+            coordinator,
+            description,
+            unique_id=f"{serial}_{description.key}",
+            gateway_serial=runtime.info.serial,
+            device_info=battery_device_info(runtime.gateway_device_id, serial),
+        )
+        self._serial = serial
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while the gateway does not report this battery."""
+        return super().available and self._serial in self.coordinator.data.power
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value."""
+        return tidy(
+            self.entity_description.value_fn(self.coordinator.data.power[self._serial])
+        )
+
+
+class BatteryInventorySensor(EnphaseLocalEntity[InventoryTier], SensorEntity):
+    """One IQ Battery's temperature, capacity or status, from the inventory."""
+
+    entity_description: BatteryInventorySensorDescription
+
+    def __init__(
+        self,
+        coordinator: InventoryTier,
+        description: BatteryInventorySensorDescription,
+        serial: str,
+    ) -> None:
+        """Bind to a battery by its serial."""
+        runtime = coordinator.runtime
+        battery = next(b for b in coordinator.data.batteries if b.serial == serial)
+        super().__init__(
+            coordinator,
+            description,
+            unique_id=f"{serial}_{description.key}",
+            gateway_serial=runtime.info.serial,
+            device_info=battery_device_info(runtime.gateway_device_id, serial, battery),
+        )
+        self._serial = serial
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False while the inventory does not list this battery."""
+        return super().available and any(
+            battery.serial == self._serial
+            for battery in self.coordinator.data.batteries
+        )
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        """Return the value."""
+        battery = next(
+            b for b in self.coordinator.data.batteries if b.serial == self._serial
+        )
+        value = self.entity_description.value_fn(battery)
+        return value if isinstance(value, datetime) else tidy(value)
+
+
+class ControllerTemperatureSensor(EnphaseLocalEntity[InventoryTier], SensorEntity):
+    """The system controller's temperature (reported in degrees Fahrenheit)."""
+
+    def __init__(self, coordinator: InventoryTier, serial: str) -> None:
+        """Bind to the controller by its serial."""
+        runtime = coordinator.runtime
+        controller = next(c for c in coordinator.data.controllers if c.serial == serial)
+        super().__init__(
+            coordinator,
+            CONTROLLER_TEMPERATURE,
+            unique_id=f"{serial}_temperature",
+            gateway_serial=runtime.info.serial,
+            device_info=controller_device_info(runtime.gateway_device_id, controller),
+        )
+        self._serial = serial
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """Return the value."""
+        controller = next(
+            (c for c in self.coordinator.data.controllers if c.serial == self._serial),
+            None,
+        )
+        return None if controller is None else controller.temperature_f
+
+
+def _battery_sensors(
+    entry: EnphaseLocalConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add battery, site battery and system controller sensors as they appear."""
+    tiers = entry.runtime_data.tiers
+    serial = entry.runtime_data.info.serial
+    if (battery := tiers.battery) is not None:
+        site_descriptions = {d.key: d for d in BATTERY_SITE_SENSORS}
+        async_add_as_they_appear(
+            entry,
+            battery,
+            lambda: [
+                key
+                for key, description in site_descriptions.items()
+                if battery.data is not None
+                and description.value_fn(battery.data) is not None
+            ],
+            lambda key: [
+                BatterySiteSensor(
+                    battery,
+                    site_descriptions[key],
+                    unique_id=f"{serial}_{key}",
+                    gateway_serial=serial,
+                )
+            ],
+            async_add_entities,
+        )
+        async_add_as_they_appear(
+            entry,
+            battery,
+            lambda: list(battery.data.power) if battery.data else [],
+            lambda battery_serial: [
+                BatteryPowerSensor(battery, description, battery_serial)
+                for description in BATTERY_POWER_SENSORS
+            ],
+            async_add_entities,
+        )
+    if (inventory := tiers.inventory) is not None:
+        async_add_as_they_appear(
+            entry,
+            inventory,
+            lambda: (
+                [b.serial for b in inventory.data.batteries] if inventory.data else []
+            ),
+            lambda battery_serial: [
+                BatteryInventorySensor(inventory, description, battery_serial)
+                for description in BATTERY_INVENTORY_SENSORS
+            ],
+            async_add_entities,
+        )
+        async_add_as_they_appear(
+            entry,
+            inventory,
+            lambda: (
+                [c.serial for c in inventory.data.controllers] if inventory.data else []
+            ),
+            lambda controller_serial: [
+                ControllerTemperatureSensor(inventory, controller_serial)
+            ],
+            async_add_entities,
+        )
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: EnphaseLocalConfigEntry,
@@ -295,6 +487,7 @@ async def async_setup_entry(
             lambda eid: _meter_sensors(live, meters, meters.data[eid]),
             async_add_entities,
         )
+    _battery_sensors(entry, async_add_entities)
     if (inverters := tiers.inverters) is not None:
         async_add_as_they_appear(
             entry,

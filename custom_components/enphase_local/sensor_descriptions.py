@@ -15,6 +15,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
+    PERCENTAGE,
     EntityCategory,
     UnitOfApparentPower,
     UnitOfElectricCurrent,
@@ -29,7 +30,17 @@ from homeassistant.const import (
 )
 from homeassistant.helpers.typing import StateType
 
-from .envoy import ApiProduction, Inverter, InverterDetail, MeterConfig, MeterReading
+from .battery import BatteryData
+from .envoy import (
+    ApiProduction,
+    Battery,
+    BatteryPower,
+    EnsembleAggregate,
+    Inverter,
+    InverterDetail,
+    MeterConfig,
+    MeterReading,
+)
 from .keys import CtCounter, SiteTotal, inverter_key
 from .tiers import InverterData, SiteData
 
@@ -634,4 +645,196 @@ INVERTER_SENSORS: tuple[InverterSensorDescription, ...] = (
         lambda detail: detail.issi,
         category=EntityCategory.DIAGNOSTIC,
     ),
+)
+
+
+# --- Batteries ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatterySiteSensorDescription(SensorEntityDescription):
+    """A site battery aggregate on the gateway (IQ Batteries or AC batteries)."""
+
+    value_fn: Callable[[BatteryData], StateType]
+
+
+def _aggregate(
+    read: Callable[[EnsembleAggregate], float | None],
+) -> Callable[[BatteryData], StateType]:
+    """Return a reader of one IQ Battery aggregate."""
+    return lambda data: None if data.aggregate is None else read(data.aggregate)
+
+
+def _site_soc(data: BatteryData) -> float | None:
+    """Return the site's state of charge: IQ Batteries' aggregate, or the AC batteries'."""
+    if data.aggregate is not None and data.aggregate.soc_percent is not None:
+        return data.aggregate.soc_percent
+    return None if data.acb is None else data.acb.percent_full
+
+
+def _site_stored(data: BatteryData) -> float | None:
+    """Return the energy stored now: IQ Batteries' available energy, or ACB whNow."""
+    if data.aggregate is not None and data.aggregate.available_energy_wh is not None:
+        return data.aggregate.available_energy_wh
+    return None if data.acb is None else data.acb.wh_now
+
+
+AC_BATTERY_STATES = ("idle", "charging", "discharging")
+
+BATTERY_SITE_SENSORS: tuple[BatterySiteSensorDescription, ...] = (
+    BatterySiteSensorDescription(
+        key="battery_soc",
+        translation_key="battery_soc",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_site_soc,
+    ),
+    BatterySiteSensorDescription(
+        key="battery_available_energy",
+        translation_key="battery_available_energy",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=_site_stored,
+    ),
+    BatterySiteSensorDescription(
+        key="battery_max_energy",
+        translation_key="battery_max_energy",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=_aggregate(lambda aggregate: aggregate.max_energy_wh),
+    ),
+    BatterySiteSensorDescription(
+        key="battery_reserve",
+        translation_key="battery_reserve",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_aggregate(lambda aggregate: aggregate.reserve_percent),
+    ),
+    BatterySiteSensorDescription(
+        key="battery_health",
+        translation_key="battery_health",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_aggregate(lambda aggregate: aggregate.health_percent),
+    ),
+    BatterySiteSensorDescription(
+        key="ac_battery_state",
+        translation_key="ac_battery_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[*AC_BATTERY_STATES, "unknown"],
+        value_fn=lambda data: (
+            None
+            if data.acb is None
+            else data.acb.state
+            if data.acb.state in AC_BATTERY_STATES
+            else "unknown"
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatteryPowerSensorDescription(SensorEntityDescription):
+    """A value of one IQ Battery from its own power report (battery tier)."""
+
+    value_fn: Callable[[BatteryPower], float | None]
+
+
+BATTERY_POWER_SENSORS: tuple[BatteryPowerSensorDescription, ...] = (
+    BatteryPowerSensorDescription(
+        key="soc",
+        translation_key="soc",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda power: power.soc_percent,
+    ),
+    BatteryPowerSensorDescription(
+        key="battery_unit_power",
+        translation_key="battery_unit_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda power: power.power_w,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatteryInventorySensorDescription(SensorEntityDescription):
+    """A value of one IQ Battery from the inventory (read every few minutes)."""
+
+    value_fn: Callable[[Battery], StateType | datetime]
+
+
+BATTERY_INVENTORY_SENSORS: tuple[BatteryInventorySensorDescription, ...] = (
+    BatteryInventorySensorDescription(
+        key="temperature",
+        translation_key="temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda battery: battery.temperature_c,
+    ),
+    BatteryInventorySensorDescription(
+        key="capacity",
+        translation_key="capacity",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda battery: battery.capacity_wh,
+    ),
+    BatteryInventorySensorDescription(
+        key="status",
+        translation_key="battery_status",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda battery: battery.status,
+    ),
+    BatteryInventorySensorDescription(
+        key="max_cell_temperature",
+        translation_key="max_cell_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda battery: battery.max_cell_temperature_c,
+    ),
+    BatteryInventorySensorDescription(
+        key="last_report",
+        translation_key="last_report",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda battery: _timestamp(battery.last_report_date),
+    ),
+)
+
+CONTROLLER_TEMPERATURE = SensorEntityDescription(
+    key="temperature",
+    translation_key="temperature",
+    device_class=SensorDeviceClass.TEMPERATURE,
+    # The system controller reports Fahrenheit; Home Assistant shows the
+    # user's unit.
+    native_unit_of_measurement=UnitOfTemperature.FAHRENHEIT,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=0,
+    entity_category=EntityCategory.DIAGNOSTIC,
 )

@@ -477,6 +477,14 @@ def _production_input(runtime: EnphaseLocalRuntimeData) -> ProductionReading | N
     return reading
 
 
+def _battery_power(runtime: EnphaseLocalRuntimeData) -> float | None:
+    """Return the batteries' own reported power while their tier answers."""
+    tier = runtime.tiers.battery
+    if tier is None or tier.data is None or not tier.last_update_success:
+        return None
+    return tier.data.power_w
+
+
 def build_site(runtime: EnphaseLocalRuntimeData, today: date) -> SiteData:
     """Combine the tiers' latest data into published site flows."""
     tiers = runtime.tiers
@@ -492,7 +500,7 @@ def build_site(runtime: EnphaseLocalRuntimeData, today: date) -> SiteData:
         counters=live.counters if live is not None and live_ok else {},
         live_fresh=live_ok and live is not None and live.fresh,
         production=_production_input(runtime),
-        battery_power_w=None,
+        battery_power_w=_battery_power(runtime),
     )
     flows = site_flows(inputs)
     energy = runtime.energy.publish(flows, today)

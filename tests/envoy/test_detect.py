@@ -194,7 +194,7 @@ async def test_metered_without_ct_uses_production_json_inverters(
     assert capabilities.ct_meters == ()
     assert capabilities.device_data_limit == 50
     assert capabilities.notes == ("/api/v1/production is stalled on this gateway",)
-    assert scripted.paths()[-1] == "/production.json"
+    assert "/production.json" in scripted.paths()
 
 
 async def test_inverters_block_that_restarted_loses_to_api_production(

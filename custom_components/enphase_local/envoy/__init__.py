@@ -3,7 +3,19 @@
 from .auth import decode_token, envoy_password, installer_password
 from .client import Envoy, parse_host
 from .cloud import ENTREZ_URL, LOGIN_URL, TOKENS_URL, CloudEndpoints, EnlightenClient
-from .detect import all_zero, choose_production_source
+from .detect import DetectionReads, all_zero, choose_production_source
+from .ensemble import (
+    STORAGE_MODES,
+    Battery,
+    BatteryPower,
+    BatteryReads,
+    DryContact,
+    EnsembleAggregate,
+    EnsembleInventory,
+    StorageSettings,
+    SystemController,
+    Tariff,
+)
 from .exceptions import (
     EnlightenAuthenticationError,
     EnlightenError,
@@ -20,7 +32,6 @@ from .exceptions import (
 )
 from .models import (
     ApiProduction,
-    DetectionReads,
     DeviceData,
     EimEntry,
     EimLine,
@@ -47,11 +58,16 @@ from .parts import gateway_model
 __all__ = [
     "ENTREZ_URL",
     "LOGIN_URL",
+    "STORAGE_MODES",
     "TOKENS_URL",
     "ApiProduction",
+    "Battery",
+    "BatteryPower",
+    "BatteryReads",
     "CloudEndpoints",
     "DetectionReads",
     "DeviceData",
+    "DryContact",
     "EimEntry",
     "EimLine",
     "Endpoint",
@@ -60,6 +76,8 @@ __all__ = [
     "EnlightenClient",
     "EnlightenError",
     "EnlightenMultiFactorError",
+    "EnsembleAggregate",
+    "EnsembleInventory",
     "Envoy",
     "EnvoyAuthenticationError",
     "EnvoyCapabilities",
@@ -82,7 +100,10 @@ __all__ = [
     "ProductionPage",
     "ProductionReport",
     "ProductionSource",
+    "StorageSettings",
     "StorageSummary",
+    "SystemController",
+    "Tariff",
     "TokenInfo",
     "all_zero",
     "choose_production_source",

@@ -1,18 +1,30 @@
 """The gateway client: one request at a time, bounded retries, typed answers."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 import logging
 import ssl
 import time
-from typing import override
+from typing import Any, override
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import DigestAuthMiddleware, hdrs
 
 from .auth import decode_token, envoy_password, installer_password
-from .detect import all_zero, detect
+from .detect import DetectionReads, all_zero, detect
+from .ensemble import (
+    BatteryPower,
+    DryContact,
+    EnsembleAggregate,
+    EnsembleInventory,
+    Tariff,
+    parse_dry_contacts,
+    parse_ensemble_inventory,
+    parse_ensemble_power,
+    parse_ensemble_secctrl,
+    parse_tariff,
+)
 from .exceptions import (
     EnvoyAuthenticationError,
     EnvoyConnectionError,
@@ -25,7 +37,6 @@ from .exceptions import (
 )
 from .models import (
     ApiProduction,
-    DetectionReads,
     DeviceData,
     Endpoint,
     EndpointStats,
@@ -269,6 +280,76 @@ class Envoy(SessionOwner):
             authenticate=self._token is not None,
         )
 
+    async def ensemble_inventory(self) -> EnsembleInventory:
+        """Read /ivp/ensemble/inventory: IQ Batteries and the system controller."""
+        return await self._fetch_json(
+            Endpoint.ENSEMBLE_INVENTORY, parse_ensemble_inventory
+        )
+
+    async def ensemble_status(self) -> EnsembleAggregate:
+        """Read /ivp/ensemble/status: battery aggregates and the grid relay."""
+        return await self._fetch_json(
+            Endpoint.ENSEMBLE_STATUS,
+            lambda obj: parse_ensemble_secctrl(obj, endpoint=Endpoint.ENSEMBLE_STATUS),
+        )
+
+    async def ensemble_secctrl(self) -> EnsembleAggregate:
+        """Read /ivp/ensemble/secctrl: battery aggregates (no grid relay)."""
+        return await self._fetch_json(Endpoint.ENSEMBLE_SECCTRL, parse_ensemble_secctrl)
+
+    async def ensemble_power(self) -> tuple[BatteryPower, ...]:
+        """Read /ivp/ensemble/power: each battery's power and state of charge."""
+        return await self._fetch_json(Endpoint.ENSEMBLE_POWER, parse_ensemble_power)
+
+    async def tariff(self) -> Tariff:
+        """Read /admin/lib/tariff: storage mode, reserve, charge from grid."""
+        return await self._fetch_json(Endpoint.TARIFF, parse_tariff)
+
+    async def set_tariff(self, document: Mapping[str, Any]) -> None:
+        """PUT a whole tariff document (as read, with the change made)."""
+        await self._fetch(
+            Endpoint.TARIFF,
+            lambda _body: None,
+            method="PUT",
+            json_body=dict(document),
+            retries=0,
+        )
+
+    async def dry_contacts(self) -> tuple[DryContact, ...]:
+        """Read the Enpower relays' states and their settings."""
+        states = await self._fetch_json(Endpoint.DRY_CONTACTS, lambda obj: obj)
+        settings = await self._fetch_json(
+            Endpoint.DRY_CONTACT_SETTINGS, lambda obj: obj
+        )
+        return self._parsed(
+            Endpoint.DRY_CONTACT_SETTINGS, lambda: parse_dry_contacts(states, settings)
+        )
+
+    async def set_dry_contact_settings(self, record: Mapping[str, Any]) -> None:
+        """POST one relay's whole settings record (a partial one can crash it)."""
+        await self._fetch(
+            Endpoint.DRY_CONTACT_SETTINGS,
+            lambda _body: None,
+            method="POST",
+            json_body={"dry_contacts": dict(record)},
+            retries=0,
+        )
+
+    async def set_dry_contact_state(self, contact_id: str, *, closed: bool) -> None:
+        """Open or close a relay in manual mode."""
+        await self._fetch(
+            Endpoint.DRY_CONTACTS,
+            lambda _body: None,
+            method="POST",
+            json_body={
+                "dry_contacts": {
+                    "id": contact_id,
+                    "status": "closed" if closed else "open",
+                }
+            },
+            retries=0,
+        )
+
     async def production_page(self) -> ProductionPage:
         """Read the HTML /production page (Envoy-R firmware 3.x), slow."""
         return await self._fetch(Endpoint.PRODUCTION, parse_production_page)
@@ -293,14 +374,18 @@ class Envoy(SessionOwner):
         scheme: str | None = None,
         retries: int | None = None,
         authenticate: bool = True,
+        method: str = "GET",
+        json_body: object = None,
     ) -> T:
-        """GET an endpoint (with retries) and parse it, keeping statistics."""
+        """Request an endpoint (GET with retries) and parse it, keeping statistics."""
         body = await self._request(
             endpoint,
             query,
             scheme=scheme,
             retries=self._max_retries if retries is None else retries,
             authenticate=authenticate,
+            method=method,
+            json_body=json_body,
         )
         try:
             result = parse(body)
@@ -318,6 +403,21 @@ class Envoy(SessionOwner):
         self._stats(endpoint).last_success = time.time()
         return result
 
+    def _parsed[T](self, endpoint: Endpoint, parse: Callable[[], T]) -> T:
+        """Run a parser outside ``_fetch``, with the same error mapping."""
+        try:
+            return parse()
+        except EnvoyError as err:
+            self._record_failure(endpoint, err)
+            raise
+        except _FOREIGN_PARSE_ERRORS as err:
+            error = EnvoyDataError(
+                f"{endpoint} answered data that cannot be read ({type(err).__name__})",
+                endpoint=endpoint,
+            )
+            self._record_failure(endpoint, error)
+            raise error from err
+
     async def _fetch_json[T](
         self, endpoint: Endpoint, parse: Callable[[object], T], *, query: str = ""
     ) -> T:
@@ -332,8 +432,10 @@ class Envoy(SessionOwner):
         scheme: str | None,
         retries: int,
         authenticate: bool,
+        method: str = "GET",
+        json_body: object = None,
     ) -> bytes:
-        """GET with bounded retries and exponential backoff for transient failures."""
+        """Request with bounded retries and exponential backoff for transient failures."""
         if scheme is not None:
             base_url = self._url_for(scheme)
         else:
@@ -345,7 +447,12 @@ class Envoy(SessionOwner):
         while True:
             try:
                 return await self._attempt(
-                    endpoint, base_url, f"{endpoint}{query}", authenticate=authenticate
+                    endpoint,
+                    base_url,
+                    f"{endpoint}{query}",
+                    authenticate=authenticate,
+                    method=method,
+                    json_body=json_body,
                 )
             except EnvoyRedirectError:
                 raise
@@ -359,9 +466,16 @@ class Envoy(SessionOwner):
             attempt += 1
 
     async def _attempt(
-        self, endpoint: Endpoint, base_url: str, path: str, *, authenticate: bool
+        self,
+        endpoint: Endpoint,
+        base_url: str,
+        path: str,
+        *,
+        authenticate: bool,
+        method: str = "GET",
+        json_body: object = None,
     ) -> bytes:
-        """Send one GET while holding the lock; map every failure to our errors."""
+        """Send one request while holding the lock; map every failure to our errors."""
         headers: dict[str, str] = {}
         middlewares: tuple[DigestAuthMiddleware, ...] | None = None
         if authenticate and self._token is not None:
@@ -371,7 +485,7 @@ class Envoy(SessionOwner):
         if self.info is not None and not self.info.requires_token:
             # Envoy-R drops pooled keep-alive connections during digest auth.
             headers[hdrs.CONNECTION] = "close"
-        request = f"GET {path}"
+        request = f"{method} {path}"
         stats = self._stats(endpoint)
         session = self._get_session()
         deadline = (

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .ensemble import BatteryReads
 from .exceptions import (
     EnvoyAuthenticationError,
     EnvoyConnectionError,
@@ -22,12 +23,16 @@ from .exceptions import (
 )
 from .models import (
     ApiProduction,
-    DetectionReads,
+    DeviceData,
     Endpoint,
     EnvoyCapabilities,
     EnvoyInfo,
+    InverterProduction,
     MeasurementType,
     MeterConfig,
+    MeterReading,
+    ProductionPage,
+    ProductionReport,
     ProductionSource,
 )
 from .parsers import match_meter_readings
@@ -35,6 +40,9 @@ from .parsers import match_meter_readings
 if TYPE_CHECKING:
     from .client import Envoy
 
+AC_BATTERY_DEV_TYPE = 11
+ENSEMBLE_FIRMWARE = (5,)
+"""Ensemble (IQ Battery, Enpower) endpoints exist from firmware 5."""
 STALLED_API_FIRMWARE = (8, 2, 4264)
 """From this firmware, metered gateways without a production CT stall
 ``/api/v1/production`` (PROTOCOL.md 4.4)."""
@@ -42,6 +50,20 @@ FAR_BELOW = 0.5
 """A lifetime under half of another source's has restarted or stalled."""
 SAME_COUNTER = 0.1
 """Two lifetimes within 10% count the same thing."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionReads:
+    """What capability detection read, handed on so setup need not read it again."""
+
+    api_production: ApiProduction | None = None
+    inverters: tuple[InverterProduction, ...] | None = None
+    meters: tuple[MeterConfig, ...] | None = None
+    readings: tuple[MeterReading, ...] | None = None
+    device_data: DeviceData | None = None
+    report: ProductionReport | None = None
+    page: ProductionPage | None = None
+    battery: BatteryReads = field(default_factory=BatteryReads)
 
 
 @dataclass(slots=True)
@@ -62,14 +84,22 @@ class _Evidence:
         *,
         needs_auth: bool = True,
         tolerate_transient: bool = False,
+        probing: bool = False,
     ) -> T | None:
-        """Read an optional endpoint; None (with a note) when it is unavailable."""
+        """Read an optional endpoint; None (with a note) when it is unavailable.
+
+        ``probing``: most gateways lack the endpoint (batteries): its absence,
+        a 404 or a 401, is not worth a note or a repair.
+        """
         try:
             value = await read()
         except (EnvoyEndpointMissingError, EnvoyDataError) as err:
-            self.notes.append(f"{endpoint} unavailable: {err}")
+            if not probing:
+                self.notes.append(f"{endpoint} unavailable: {err}")
             return None
         except EnvoyAuthenticationError as err:
+            if probing:
+                return None
             # Judged at the end: early 7.x builds answer 401 on endpoints
             # they lack, and old firmware refuses digest on some paths only.
             self.refused[endpoint] = err
@@ -150,6 +180,21 @@ async def detect(envoy: Envoy) -> tuple[EnvoyCapabilities, DetectionReads]:
     if production_ct is None and not api_live and report is None:
         page = await evidence.read(Endpoint.PRODUCTION, envoy.production_page)
 
+    ac_batteries = any(
+        inverter.dev_type == AC_BATTERY_DEV_TYPE for inverter in inverters or ()
+    )
+    if ac_batteries and report is None:
+        report = await evidence.read(
+            Endpoint.PRODUCTION_JSON,
+            lambda: envoy.production_report(details=False),
+            needs_auth=False,
+        )
+    if report is not None:
+        ac_batteries = ac_batteries or any(
+            entry.type == "acb" and entry.active_count > 0 for entry in report.storage
+        )
+    battery = await _detect_ensemble(envoy, info, evidence)
+
     reads = DetectionReads(
         api_production=api_production,
         inverters=None if inverters is None else tuple(inverters),
@@ -158,6 +203,7 @@ async def detect(envoy: Envoy) -> tuple[EnvoyCapabilities, DetectionReads]:
         device_data=device_data,
         report=report,
         page=page,
+        battery=battery,
     )
     refused = _judge_refusals(evidence, reads)
     _note_device_data_coverage(evidence, reads)
@@ -174,8 +220,43 @@ async def detect(envoy: Envoy) -> tuple[EnvoyCapabilities, DetectionReads]:
             device_data_limit=device_data.device_data_limit if device_data else None,
             notes=tuple(evidence.notes),
             refused=refused,
+            ac_batteries=ac_batteries,
         ),
         reads,
+    )
+
+
+async def _detect_ensemble(
+    envoy: Envoy, info: EnvoyInfo, evidence: _Evidence
+) -> BatteryReads:
+    """Find IQ Batteries and a system controller; read each of their endpoints once."""
+    if info.firmware_version < ENSEMBLE_FIRMWARE or info.metered is None:
+        # Envoy-R (no imeter) and firmware before 5 have no Ensemble.
+        return BatteryReads()
+    inventory = await evidence.read(
+        Endpoint.ENSEMBLE_INVENTORY, envoy.ensemble_inventory, probing=True
+    )
+    if inventory is None or not (inventory.batteries or inventory.controllers):
+        evidence.endpoints.discard(Endpoint.ENSEMBLE_INVENTORY)
+        return BatteryReads()
+    aggregate = await evidence.read(Endpoint.ENSEMBLE_STATUS, envoy.ensemble_status)
+    if aggregate is None:
+        aggregate = await evidence.read(
+            Endpoint.ENSEMBLE_SECCTRL, envoy.ensemble_secctrl
+        )
+    power = await evidence.read(Endpoint.ENSEMBLE_POWER, envoy.ensemble_power)
+    tariff = await evidence.read(Endpoint.TARIFF, envoy.tariff)
+    dry_contacts = None
+    if inventory.controllers:
+        dry_contacts = await evidence.read(Endpoint.DRY_CONTACTS, envoy.dry_contacts)
+        if dry_contacts is not None:
+            evidence.endpoints.add(Endpoint.DRY_CONTACT_SETTINGS)
+    return BatteryReads(
+        inventory=inventory,
+        aggregate=aggregate,
+        power=power,
+        tariff=tariff,
+        dry_contacts=dry_contacts,
     )
 
 

@@ -315,6 +315,8 @@ class EnvoyCapabilities:
     """Why endpoints or sources were ruled out, for diagnostics."""
     refused: frozenset[Endpoint] = frozenset()
     """Endpoints that refused the credentials while others worked."""
+    ac_batteries: bool = False
+    """First-generation AC batteries: read from production.json's storage[]."""
 
     def has(self, endpoint: Endpoint) -> bool:
         """Return True when the gateway serves ``endpoint``."""
@@ -331,19 +333,6 @@ class ProductionPage:
     wh_lifetime: float | None
     lifetime_resolution_wh: float
     """How far the rounded lifetime may be below the true one."""
-
-
-@dataclass(frozen=True, slots=True)
-class DetectionReads:
-    """What capability detection read, handed on so setup need not read it again."""
-
-    api_production: ApiProduction | None = None
-    inverters: tuple[InverterProduction, ...] | None = None
-    meters: tuple[MeterConfig, ...] | None = None
-    readings: tuple[MeterReading, ...] | None = None
-    device_data: DeviceData | None = None
-    report: ProductionReport | None = None
-    page: ProductionPage | None = None
 
 
 @dataclass(slots=True)

@@ -150,7 +150,7 @@ def _xml_bool(text: str | None) -> bool | None:
 
 def parse_api_production(obj: object) -> ApiProduction:
     """Parse /api/v1/production."""
-    reader = _Reader(Endpoint.API_PRODUCTION)
+    reader = Reader(Endpoint.API_PRODUCTION)
     data = reader.mapping(obj, "the payload")
     return ApiProduction(
         watts_now=reader.number(data, "wattsNow"),
@@ -162,7 +162,7 @@ def parse_api_production(obj: object) -> ApiProduction:
 
 def parse_inverters(obj: object) -> list[InverterProduction]:
     """Parse /api/v1/production/inverters."""
-    reader = _Reader(Endpoint.API_INVERTERS)
+    reader = Reader(Endpoint.API_INVERTERS)
     return [
         InverterProduction(
             serial=reader.string(entry, "serialNumber"),
@@ -177,7 +177,7 @@ def parse_inverters(obj: object) -> list[InverterProduction]:
 
 def parse_meters(obj: object) -> list[MeterConfig]:
     """Parse /ivp/meters (``[]`` on gateways without metering)."""
-    reader = _Reader(Endpoint.METERS)
+    reader = Reader(Endpoint.METERS)
     meters: list[MeterConfig] = []
     for entry in reader.mappings(obj, "the payload"):
         phase_mode = reader.optional_string(entry, "phaseMode")
@@ -207,7 +207,7 @@ def parse_meters(obj: object) -> list[MeterConfig]:
 
 def parse_meter_readings(obj: object) -> list[MeterReading]:
     """Parse /ivp/meters/readings: every entry, every channel, untrimmed."""
-    reader = _Reader(Endpoint.METER_READINGS)
+    reader = Reader(Endpoint.METER_READINGS)
     readings: list[MeterReading] = []
     for entry in reader.mappings(obj, "the payload"):
         channels = entry.get("channels")
@@ -227,7 +227,7 @@ def parse_meter_readings(obj: object) -> list[MeterReading]:
 
 
 def _meter_reading(
-    reader: _Reader, data: JsonObject, channels: tuple[MeterReading, ...]
+    reader: Reader, data: JsonObject, channels: tuple[MeterReading, ...]
 ) -> MeterReading:
     """Build one reading (an aggregate or a phase channel)."""
     return MeterReading(
@@ -271,7 +271,7 @@ def match_meter_readings(
 
 def parse_device_data(obj: object) -> DeviceData:
     """Parse /ivp/pdm/device_data: active microinverters keyed by serial."""
-    reader = _Reader(Endpoint.DEVICE_DATA)
+    reader = Reader(Endpoint.DEVICE_DATA)
     data = reader.mapping(obj, "the payload")
     inverters: dict[str, InverterDetail] = {}
     gone: set[str] = set()
@@ -297,7 +297,7 @@ def parse_device_data(obj: object) -> DeviceData:
 
 
 def _inverter_detail(
-    reader: _Reader, device_id: str, serial: str, entry: JsonObject
+    reader: Reader, device_id: str, serial: str, entry: JsonObject
 ) -> InverterDetail:
     """Build an inverter's detail from its first channel."""
     channels = reader.mappings(entry.get("channels", []), f"{serial} channels")
@@ -379,7 +379,7 @@ def parse_production_report(
     obj: object, *, endpoint: str = Endpoint.PRODUCTION_JSON
 ) -> ProductionReport:
     """Parse /production.json (with or without details) or /production."""
-    reader = _Reader(endpoint)
+    reader = Reader(endpoint)
     data = reader.mapping(obj, "the payload")
     if "production" not in data and "consumption" not in data:
         raise EnvoyDataError(
@@ -421,7 +421,7 @@ def parse_production_report(
     )
 
 
-def _eim_entry(reader: _Reader, measurement_type: str, entry: JsonObject) -> EimEntry:
+def _eim_entry(reader: Reader, measurement_type: str, entry: JsonObject) -> EimEntry:
     """Build an eim entry and its per-phase lines when present."""
     lines = entry.get("lines")
     return EimEntry(
@@ -438,7 +438,7 @@ def _eim_entry(reader: _Reader, measurement_type: str, entry: JsonObject) -> Eim
     )
 
 
-def _eim_line(reader: _Reader, data: JsonObject) -> EimLine:
+def _eim_line(reader: Reader, data: JsonObject) -> EimLine:
     """Build the electricity values of an eim entry or one of its lines."""
     return EimLine(
         watts_now=reader.optional_number(data, "wNow"),
@@ -456,7 +456,7 @@ def _eim_line(reader: _Reader, data: JsonObject) -> EimLine:
     )
 
 
-class _Reader:
+class Reader:
     """Typed field access that reports bad shapes as ``EnvoyDataError``."""
 
     def __init__(self, endpoint: str) -> None:
@@ -537,6 +537,17 @@ class _Reader:
         if isinstance(value, int) and _INT32_LIMIT <= value < _UINT32:
             return value - _UINT32
         return self.optional_number(data, key)
+
+    def optional_bool(self, data: JsonObject, key: str) -> bool | None:
+        """Return a JSON boolean (or the strings ``"true"``/``"false"``), None when absent."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise self.error(f"'{key}' is not a boolean")
 
     def optional_string(self, data: JsonObject, key: str) -> str | None:
         """Return a string, None when absent."""
