@@ -1,7 +1,7 @@
 """Running integrals of a vector of powers on a fixed time grid."""
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import math
 from typing import Protocol
 
@@ -44,10 +44,20 @@ class Ledger:
     Values are joules (W*s) relative to the origin (negative before it).
     """
 
-    def __init__(self, sampler: Sampler, start: float) -> None:
-        """Integrate from nine days before ``start``."""
+    def __init__(
+        self,
+        sampler: Sampler,
+        start: float,
+        origin_for: Callable[[float], float] | None = None,
+    ) -> None:
+        """Integrate from nine days before the origin chosen for ``start``.
+
+        ``origin_for`` picks the origin for a time (a grid point at or before
+        it); by default the grid point at or before the time itself.
+        """
         self._sampler = sampler
         self._width = sampler.width
+        self._origin_for = origin_for
         self.origin = 0.0
         self.rebuilds = 0
         self._build(start)
@@ -56,7 +66,8 @@ class Ledger:
         """Throw away everything and integrate again around ``start``."""
         sampler = self._sampler
         width = self._width
-        origin = math.floor(start / STEP_S) * STEP_S
+        chosen = start if self._origin_for is None else self._origin_for(start)
+        origin = math.floor(chosen / STEP_S) * STEP_S
         sampler.reset()
         coarse_points = int(HISTORY_S // COARSE_STEP_S)
         self.coarse_start = origin - coarse_points * COARSE_STEP_S
@@ -95,6 +106,15 @@ class Ledger:
         self._last_cum = [0.0] * width
         self._last_pow = list(previous)
         self._checkpoints: list[array[float]] = [array("d", [0.0] * width)]
+
+    def _build_at(self, origin: float) -> None:
+        """Integrate again around exactly ``origin`` (keeping the values up to now)."""
+        chooser = self._origin_for
+        self._origin_for = None
+        try:
+            self._build(origin)
+        finally:
+            self._origin_for = chooser
 
     def _extend(self, points: int) -> None:
         """Integrate forward until ``points`` fine points exist."""
@@ -152,7 +172,7 @@ class Ledger:
             return
         if last < max(self._first_k, 0):
             self.rebuilds += 1
-            self._build(self.origin)
+            self._build_at(self.origin)
             return
         width = self._width
         rows = last + 1 - self._first_k

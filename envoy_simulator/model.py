@@ -1,17 +1,27 @@
 """Site physics: sun, loads, battery, CT meters and microinverters over time.
 
 Everything is a pure function of the seed, the simulator clock and the site
-changes made at run time (see fleet.py): powers come from index-addressed noise,
-and every energy counter is the integral of its power (see ledger.py), so a
-client can check energy against power.
+changes made at run time (see fleet.py and battery.py). Sun and household load
+come from curves.py, whose energy integrals do not depend on when a simulator
+started; the flows that depend on the battery's state (grid import and export,
+charge and discharge) are integrated by a Ledger anchored at local midnight (or
+at a given history start), so simulators started the same day (or sharing the
+history start) agree on every counter. Every energy counter is the integral of
+its power, so a client can check energy against power.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 import math
-from zoneinfo import ZoneInfo
 
+from .battery import (
+    BATTERY_EFFICIENCY,
+    BatteryStep,
+    StorageSettings,
+    StorageTimeline,
+    step_battery,
+)
+from .curves import DayInfo, LocalCalendar, SiteCurves
 from .fleet import FleetEpoch, FleetSchedule, Span, grid_after, span_pieces
 from .ledger import STEP_S, Ledger
 from .noise import smooth_noise, stream_key, unit
@@ -19,114 +29,23 @@ from .profiles import MeasurementType, Profile
 
 REPORT_INTERVAL_S = 300
 JOULE_WRAP = 2**32
-SUNRISE_HOUR = 6
-SUNSET_HOUR = 20
 _CAPACITY_FACTOR = 0.17
 # Share of the system's output (solar + battery) a backfeed CT sees coming back.
 _BACKFEED_SHARE = 0.05
-# A disabled EV charger's standby draw per phase (W) and its past average (W).
+# A disabled EV charger's standby draw per phase (W), its past average (W) and
+# how long after installation it was disabled.
 _EVSE_STANDBY_W = 2.4
 _EVSE_HISTORY_W = 150.0
+_EVSE_USED_S = 120 * 86400.0
 _INVERTER_EFFICIENCY = 0.965
-_BATTERY_EFFICIENCY = 0.95
-_BATTERY_RESERVE = 0.1
+_INITIAL_CHARGE = 0.5
 _DEVICE_ID_BASE = 553648384
 _CHANNEL_EID_BASE = 1627390225
 _CT_CHANNEL_EID_BASE = 1778385169
 _ID_STEP = 256
 MAX_ADDED_INVERTERS = 1000
 
-
-def _gauss(hour: float, centre: float, width: float) -> float:
-    """Return a bell of height 1 centred on ``centre``."""
-    return math.exp(-0.5 * ((hour - centre) / width) ** 2)
-
-
-def _daily_shape() -> list[float]:
-    """Return the household load shape per minute of the day, peak 1."""
-    raw = [
-        0.06
-        + 0.45 * _gauss(minute / 60, 7.3, 0.9)
-        + 0.25 * _gauss(minute / 60, 12.5, 1.6)
-        + 1.0 * _gauss(minute / 60, 19.2, 1.7)
-        + 0.15 * _gauss(minute / 60, 22.6, 0.9)
-        for minute in range(1441)
-    ]
-    peak = max(raw)
-    return [value / peak for value in raw]
-
-
-_LOAD_SHAPE = _daily_shape()
-
-
-@dataclass(frozen=True, slots=True)
-class DayInfo:
-    """One local calendar day at the site."""
-
-    ordinal: int
-    midnight: float
-    next_midnight: float
-    sunrise: float
-    sunset: float
-    amplitude: float
-    clearness: float
-    load_scale: float
-
-
-class LocalCalendar:
-    """Local days, sun times and weather of the site's time zone."""
-
-    def __init__(self, timezone: str, seed: int) -> None:
-        """Use the IANA ``timezone``."""
-        self.zone = ZoneInfo(timezone)
-        self._days: dict[int, DayInfo] = {}
-        self._last: DayInfo | None = None
-        self._clear_key = stream_key(seed, "clearness")
-        self._load_key = stream_key(seed, "load-day")
-
-    def day(self, t: float) -> DayInfo:
-        """Return the local day containing epoch ``t``."""
-        last = self._last
-        if last is not None and last.midnight <= t < last.next_midnight:
-            return last
-        info = self.by_ordinal(datetime.fromtimestamp(t, self.zone).date().toordinal())
-        self._last = info
-        return info
-
-    def local_time(self, t: float) -> datetime:
-        """Return ``t`` as an aware local datetime."""
-        return datetime.fromtimestamp(t, self.zone)
-
-    def by_ordinal(self, ordinal: int) -> DayInfo:
-        """Return the local day with proleptic Gregorian ``ordinal``."""
-        info = self._days.get(ordinal)
-        if info is not None:
-            return info
-        day = date.fromordinal(ordinal)
-        following = date.fromordinal(ordinal + 1)
-
-        def at(when: date, hour: int) -> float:
-            return datetime(
-                when.year, when.month, when.day, hour, tzinfo=self.zone
-            ).timestamp()
-
-        day_of_year = day.timetuple().tm_yday
-        # Sun times sit on the integration grid so production is exactly zero
-        # outside daylight and inverter reports can tell night from day.
-        sunrise = math.floor(at(day, SUNRISE_HOUR) / STEP_S) * STEP_S
-        sunset = math.floor(at(day, SUNSET_HOUR) / STEP_S) * STEP_S
-        info = DayInfo(
-            ordinal=ordinal,
-            midnight=at(day, 0),
-            next_midnight=at(following, 0),
-            sunrise=sunrise,
-            sunset=sunset,
-            amplitude=0.8 + 0.2 * math.cos(2 * math.pi * (day_of_year - 172) / 365.25),
-            clearness=1.0 - 0.7 * unit(self._clear_key, ordinal) ** 2.5,
-            load_scale=0.85 + 0.3 * unit(self._load_key, ordinal),
-        )
-        self._days[ordinal] = info
-        return info
+__all__ = ["DayInfo", "LocalCalendar"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,18 +145,34 @@ class BatteryState:
     """The battery at one instant."""
 
     power_w: float
+    """Positive while discharging, negative while charging."""
     stored_wh: float
     percent_full: int
     state: str
+    charged_wh: float
+    """Energy that went in over the battery's life (the storage CT's received)."""
+    discharged_wh: float
+    """Energy that came out over the battery's life (the storage CT's delivered)."""
+    settings: StorageSettings
+    grid_on: bool
+    curtailed_w: float
+    unserved_w: float
 
 
 class SiteSampler:
-    """Sample the site's powers (solar, loads, net, battery) at one instant."""
+    """Sample the site's powers (solar, loads, grid, battery) at one grid point."""
 
-    def __init__(self, profile: Profile, seed: int, calendar: LocalCalendar) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        curves: SiteCurves,
+        timeline: StorageTimeline,
+    ) -> None:
         """Lay out the integrated quantities this site needs."""
         self.profile = profile
-        self.calendar = calendar
+        self.curves = curves
+        self.calendar = curves.calendar
+        self.timeline = timeline
         phases = profile.phase_count
         self.phases = phases
         # The house and the grid are there whether or not a CT watches them,
@@ -245,45 +180,42 @@ class SiteSampler:
         types = {meter.measurement_type for meter in profile.meters}
         self.has_battery = profile.battery_capacity_wh > 0
         self.has_loads = bool(types - {"production"}) or self.has_battery
-        self.has_net = "net-consumption" in types
+        self.can_island = self.has_battery and profile.enpower
         self.solar = 0
         self.night = 1
         width = 2
         self.loads = list(range(width, width + phases)) if self.has_loads else []
         width += len(self.loads)
-        self.imports = list(range(width, width + phases)) if self.has_net else []
+        self.imports = list(range(width, width + phases)) if self.has_loads else []
         width += len(self.imports)
-        self.exports = list(range(width, width + phases)) if self.has_net else []
+        self.exports = list(range(width, width + phases)) if self.has_loads else []
         width += len(self.exports)
         self.discharge = width if self.has_battery else -1
         self.charge = width + 1 if self.has_battery else -1
         self.stored = width + 2 if self.has_battery else -1
         width += 3 if self.has_battery else 0
+        self.curtail = width if self.can_island else -1
+        self.unserved = width + 1 if self.can_island else -1
+        width += 2 if self.can_island else 0
         self._width = width
-
-        weights = {1: [1.0], 2: [0.55, 0.45], 3: [0.42, 0.33, 0.25]}[phases]
-        self.load_weights = weights
+        self.load_weights = curves.load_weights
         self.schedule = FleetSchedule(
             FleetEpoch(None, None, 0.0, tuple([0.0] * phases))
         )
-        self._cloud_key = stream_key(seed, "cloud")
-        self._event_keys = [
-            tuple(stream_key(seed, "event", phase, part) for part in range(4))
-            for phase in range(phases)
-        ]
-        self._fridge_offsets = [
-            int(unit(stream_key(seed, "fridge"), p) * 1500) for p in range(phases)
-        ]
-        self._event_cache: list[tuple[int, float, float, float]] = [
-            (-1, 0.0, 0.0, 0.0)
-        ] * phases
-        self.initial_stored_wh = profile.battery_capacity_wh * 0.5
+        self.capacity_wh = profile.battery_capacity_wh
+        self.max_power_w = profile.battery_max_w
+        self.initial_stored_wh = self.capacity_wh * _INITIAL_CHARGE
         self._stored_wh = self.initial_stored_wh
 
     @property
     def width(self) -> int:
         """Return how many quantities a sample holds."""
         return self._width
+
+    @property
+    def has_net(self) -> bool:
+        """Return whether grid import and export are integrated (any site with loads)."""
+        return self.has_loads
 
     def set_schedule(self, schedule: FleetSchedule) -> None:
         """Take the array's peak power and phase split over time from ``schedule``."""
@@ -292,119 +224,113 @@ class SiteSampler:
     def reset(self) -> None:
         """Restart the battery from its initial charge."""
         self._stored_wh = self.initial_stored_wh
-        self._event_cache = [(-1, 0.0, 0.0, 0.0)] * self.phases
 
     def restore(self, powers: Sequence[float], dt: float) -> None:
         """Put the battery where sampling ``powers`` and stepping ``dt`` left it."""
         if self.has_battery:
             self._stored_wh = (
                 powers[self.stored]
-                + (powers[self.charge] * _BATTERY_EFFICIENCY - powers[self.discharge])
+                + (powers[self.charge] * BATTERY_EFFICIENCY - powers[self.discharge])
                 * dt
                 / 3600.0
             )
 
-    def solar_fraction(self, t: float, day: DayInfo) -> float:
-        """Return production as a fraction of the array's peak."""
-        if t <= day.sunrise or t >= day.sunset:
-            return 0.0
-        progress = (t - day.sunrise) / (day.sunset - day.sunrise)
-        bell = float(math.sin(math.pi * progress) ** 1.3)
-        clearness = day.clearness
-        if clearness > 0.97:
-            cloud = 1.0 - 0.03 * smooth_noise(self._cloud_key, t / 240.0)
-        else:
-            cloud = 1.0 - (1.0 - clearness) * (
-                0.4 + 1.2 * smooth_noise(self._cloud_key, t / 240.0)
-            )
-        return day.amplitude * bell * max(cloud, 0.08)
-
-    def phase_load(self, phase: int, t: float, day: DayInfo) -> float:
-        """Return one phase's household load in W."""
-        profile = self.profile
-        weight = self.load_weights[phase]
-        minute = min(int((t - day.midnight) // 60), 1440)
-        shape = _LOAD_SHAPE[minute]
-        load = weight * (
-            profile.base_load_w
-            + profile.variable_load_w * 0.45 * shape * day.load_scale
-        )
-        if (int(t) + self._fridge_offsets[phase]) % 1500 < 540:
-            load += 110.0 * weight
-        slot = int(t // 900)
-        cached = self._event_cache[phase]
-        if cached[0] != slot:
-            keys = self._event_keys[phase]
-            power = 0.0
-            if unit(keys[0], slot) < 0.1 + 0.35 * shape:
-                power = (
-                    weight * profile.variable_load_w * (0.3 + 0.7 * unit(keys[1], slot))
-                )
-            start = unit(keys[2], slot) * 500.0
-            cached = (slot, power, start, start + 60.0 + 340.0 * unit(keys[3], slot))
-            self._event_cache[phase] = cached
-        if cached[1] > 0.0 and cached[2] <= t - slot * 900 < cached[3]:
-            load += cached[1]
-        return load
-
     def sample(self, t: float, dt: float) -> list[float]:
         """Return every quantity's power at ``t`` and step the battery by ``dt``."""
         day = self.calendar.day(t)
-        fraction = self.solar_fraction(t, day)
+        curves = self.curves
         values = [0.0] * self._width
+        if dt <= STEP_S:
+            # Fine points follow the scaled daily curves exactly.
+            solar, day_loads = curves.day_samples(day)
+            index = round((t - day.midnight) / STEP_S)
+            fraction = solar[index]
+            loads = [samples[index] for samples in day_loads]
+        else:
+            fraction, loads = curves.coarse_powers(t, day)
         values[self.solar] = fraction
         values[self.night] = 1.0 if fraction == 0.0 else 0.0
         if not self.has_loads:
             return values
         phases = self.phases
         epoch = self.schedule.sampled_at(t)
-        production = [share * epoch.peak_total_w * fraction for share in epoch.shares]
-        loads = [self.phase_load(phase, t, day) for phase in range(phases)]
+        peak_fraction = epoch.peak_total_w * fraction
+        production = [share * peak_fraction for share in epoch.shares]
         for phase, index in enumerate(self.loads):
             values[index] = loads[phase]
         battery_w = 0.0
+        grid_on = True
         if self.has_battery:
-            battery_w = self._step_battery(sum(production) - sum(loads), dt, values)
-        if self.has_net:
-            share = battery_w / phases
-            for phase in range(phases):
-                net = loads[phase] - production[phase] - share
-                if net >= 0.0:
-                    values[self.imports[phase]] = net
-                else:
-                    values[self.exports[phase]] = -net
+            settings = self.timeline.settings_at(t)
+            grid_on = self.timeline.grid_on(t) if self.can_island else True
+            step = self._step_battery(
+                sum(production) - sum(loads), settings, grid_on, dt, values
+            )
+            battery_w = step.discharge_w - step.charge_w
+            if self.can_island:
+                peak = epoch.peak_total_w
+                values[self.curtail] = step.curtailed_w / peak if peak else 0.0
+                values[self.unserved] = step.unserved_w
+        if not grid_on:
+            # Off grid the mains relay is open: the grid CTs read nothing.
+            return values
+        share = battery_w / phases
+        for phase in range(phases):
+            net = loads[phase] - production[phase] - share
+            if net >= 0.0:
+                values[self.imports[phase]] = net
+            else:
+                values[self.exports[phase]] = -net
         return values
 
-    def _step_battery(self, surplus_w: float, dt: float, values: list[float]) -> float:
-        """Charge from surplus, discharge into deficit; return discharge power (W)."""
-        profile = self.profile
-        capacity = profile.battery_capacity_wh
-        stored = self._stored_wh
-        values[self.stored] = stored
-        charge = discharge = 0.0
-        if surplus_w > 20.0:
-            room_w = (capacity - stored) * 3600.0 / dt / _BATTERY_EFFICIENCY
-            charge = max(0.0, min(surplus_w, profile.battery_max_w, room_w))
-        elif surplus_w < -20.0:
-            available_w = (stored - capacity * _BATTERY_RESERVE) * 3600.0 / dt
-            discharge = max(0.0, min(-surplus_w, profile.battery_max_w, available_w))
-        values[self.charge] = charge
-        values[self.discharge] = discharge
-        self._stored_wh = (
-            stored + (charge * _BATTERY_EFFICIENCY - discharge) * dt / 3600.0
+    def _step_battery(
+        self,
+        surplus_w: float,
+        settings: StorageSettings,
+        grid_on: bool,
+        dt: float,
+        values: list[float],
+    ) -> BatteryStep:
+        """Let the battery answer ``surplus_w`` and record its powers in ``values``."""
+        values[self.stored] = self._stored_wh
+        step = step_battery(
+            stored_wh=self._stored_wh,
+            capacity_wh=self.capacity_wh,
+            max_power_w=self.max_power_w,
+            surplus_w=surplus_w,
+            settings=settings,
+            grid_on=grid_on,
+            dt=dt,
         )
-        return discharge - charge
+        values[self.charge] = step.charge_w
+        values[self.discharge] = step.discharge_w
+        self._stored_wh = step.stored_after_wh
+        return step
 
 
 class SiteModel:
     """The whole site: CT meters, inverters and battery as seen by the gateway."""
 
-    def __init__(self, profile: Profile, seed: int, start: float) -> None:
-        """Build the site for ``profile`` with its clock starting near ``start``."""
+    def __init__(
+        self,
+        profile: Profile,
+        seed: int,
+        start: float,
+        *,
+        history_start: float | None = None,
+    ) -> None:
+        """Build the site for ``profile`` with its clock starting near ``start``.
+
+        ``history_start`` (epoch) fixes where the battery and the grid flows
+        are integrated from; without it, from local midnight of the day read.
+        """
         self.profile = profile
         self.seed = seed
+        self.history_start = history_start
         self.calendar = LocalCalendar(profile.timezone, seed)
-        self.sampler = SiteSampler(profile, seed, self.calendar)
+        self.curves = SiteCurves(profile, seed, self.calendar)
+        self.timeline = StorageTimeline(profile, self.calendar)
+        self.sampler = SiteSampler(profile, self.curves, self.timeline)
         self._inverter_spec_key = stream_key(seed, "inverters", profile.serial)
         self.inverters = [
             self._make_inverter(index, None) for index in range(profile.inverter_count)
@@ -417,7 +343,6 @@ class SiteModel:
         built = self._fleet_epoch(self.inverters, None)
         self.schedule = FleetSchedule(built)
         self.sampler.set_schedule(self.schedule)
-        # The site as built sets the lifetime counters' starting values.
         self.peak_total_w = built.peak_total_w
         shares = list(built.shares)
         self.production_shares = shares
@@ -431,10 +356,18 @@ class SiteModel:
             0.01 * (unit(self._voltage_key, 1000 + p) - 0.5) for p in range(phases)
         ]
         self._inverter_key = stream_key(seed, "inverter-reading")
-        self.ledger = Ledger(self.sampler, start)
-        self.started_at = start
+        self.ledger = Ledger(self.sampler, start, origin_for=self.anchor)
         self.wrap_offsets_j: dict[int, float] = {}
         self._max_cache: dict[int, tuple[float, float, float]] = {}
+        # Production integrals read again and again (report windows share ends);
+        # only curtailment off grid ever changes them, and then this is cleared.
+        self._produced_memo: dict[float, float] = {}
+
+    def anchor(self, t: float) -> float:
+        """Return where the battery and grid flows are integrated from, for a read at ``t``."""
+        if self.history_start is not None and self.history_start <= t:
+            return math.floor(self.history_start / STEP_S) * STEP_S
+        return self.calendar.day(t).midnight
 
     # -- construction -------------------------------------------------------
 
@@ -592,6 +525,7 @@ class SiteModel:
         self.schedule.add(epoch)
         assert epoch.grid_start is not None
         self.ledger.rewind(epoch.grid_start)
+        self._forget_production()
 
     def _make_constants(self) -> dict[MeasurementType, list[PhaseConstants]]:
         """Pick each CT phase's power-factor behaviour."""
@@ -634,41 +568,55 @@ class SiteModel:
 
     def frequency(self, t: float) -> float:
         """Return the grid frequency at ``t``."""
-        return self.profile.frequency_hz + 0.04 * (
+        frequency = self.profile.frequency_hz + 0.04 * (
             smooth_noise(self._frequency_key, t / 20.0) - 0.5
         )
+        return frequency + self.frequency_bias_hz(t)
+
+    def frequency_bias_hz(self, t: float) -> float:
+        """Return how far the batteries raise the frequency off grid (to curtail solar)."""
+        if not self.sampler.can_island or self.grid_on(t):
+            return 0.0
+        state = self.battery(t)
+        assert state is not None
+        # Grid-forming batteries push the frequency up as they fill, so the
+        # microinverters hold back what the house cannot use.
+        fullness = max(0.0, (state.percent_full - 90.0) / 10.0)
+        curtailing = 0.5 if state.curtailed_w > 1.0 else 0.0
+        return round(min(1.0, 0.3 * fullness + curtailing), 3)
 
     # -- CT meters ----------------------------------------------------------
 
     def _rates_and_integrals(
         self, kind: MeasurementType, phase: int, t: float
     ) -> tuple[float, float, float, float]:
-        """Return delivered/received power (W) and their integrals (W*s) for a CT phase."""
-        ledger = self.ledger
-        sampler = self.sampler
+        """Return delivered/received power (W) and lifetime energy (W*s) of a CT phase."""
+        curves = self.curves
         if kind == "production":
             # The producing fleet can change: power steps with it and the
             # integral adds up each epoch's share, so energy stays exact.
             scale = self.schedule.at(t).phase_peak_w(phase)
             standby = self._standby_w[phase]
             return (
-                scale * ledger.power(sampler.solar, t),
-                standby * ledger.power(sampler.night, t),
+                scale * self.production_fraction(t),
+                standby * curves.night_power(t),
                 self._fleet_solar(phase, None, t),
-                standby * ledger.value(sampler.night, t),
+                standby * curves.night_value(t),
             )
         if kind == "net-consumption":
+            ledger = self.ledger
+            sampler = self.sampler
             imports = sampler.imports[phase]
             exports = sampler.exports[phase]
+            base_in, base_out = self._ledger_bases(kind, phase)
             return (
                 ledger.power(imports, t),
                 ledger.power(exports, t),
-                ledger.value(imports, t),
-                ledger.value(exports, t),
+                base_in + ledger.value(imports, t),
+                base_out + ledger.value(exports, t),
             )
         if kind in ("total-consumption", "load"):
-            load = sampler.loads[phase]
-            return ledger.power(load, t), 0.0, ledger.value(load, t), 0.0
+            return self._served_load(phase, t)
         if kind == "storage":
             return self._battery_share(phase, t)
         if kind == "backfeed":
@@ -677,15 +625,64 @@ class SiteModel:
             scale = self.schedule.at(t).phase_peak_w(phase)
             out_w, in_w, out_j, in_j = self._battery_share(phase, t)
             return (
-                _BACKFEED_SHARE * (scale * ledger.power(sampler.solar, t) + out_w),
+                _BACKFEED_SHARE * (scale * self.production_fraction(t) + out_w),
                 _BACKFEED_SHARE * in_w,
                 _BACKFEED_SHARE * (self._fleet_solar(phase, None, t) + out_j),
                 _BACKFEED_SHARE * in_j,
             )
         if kind == "evse":
-            return _EVSE_STANDBY_W, 0.0, _EVSE_STANDBY_W * (t - ledger.origin), 0.0
+            # Used until it was switched off, then a standby draw.
+            installed = self.profile.installed_epoch
+            off = installed + _EVSE_USED_S
+            if t < off:
+                return _EVSE_HISTORY_W, 0.0, _EVSE_HISTORY_W * (t - installed), 0.0
+            used = _EVSE_HISTORY_W * _EVSE_USED_S
+            return _EVSE_STANDBY_W, 0.0, used + _EVSE_STANDBY_W * (t - off), 0.0
         # pv3p: no third-party inverters on the simulated sites.
         return 0.0, 0.0, 0.0, 0.0
+
+    def _served_load(self, phase: int, t: float) -> tuple[float, float, float, float]:
+        """Return a phase's household load (W) and energy (W*s) as supplied."""
+        curves = self.curves
+        power = curves.load_power(phase, t)
+        energy = curves.load_value(phase, t)
+        sampler = self.sampler
+        if sampler.can_island:
+            # Load shed off grid never reaches the house: split by phase weight.
+            weight = sampler.load_weights[phase]
+            power -= weight * self.ledger.power(sampler.unserved, t)
+            energy -= weight * self._since_history(sampler.unserved, t)
+        return power, 0.0, energy, 0.0
+
+    def _since_history(self, quantity: int, t: float) -> float:
+        """Return a ledger quantity's integral from the start of its history to ``t``."""
+        ledger = self.ledger
+        if t <= ledger.coarse_start:
+            return 0.0
+        return ledger.value(quantity, t) - ledger.value(quantity, ledger.coarse_start)
+
+    def production_fraction(self, t: float) -> float:
+        """Return what the inverters produce at ``t`` as a fraction of their peak."""
+        fraction = self.curves.solar_power(t)
+        sampler = self.sampler
+        if sampler.can_island:
+            fraction -= self.ledger.power(sampler.curtail, t)
+        return fraction
+
+    def _produced(self, t: float) -> float:
+        """Return production since the first day in peak-fraction seconds."""
+        memo = self._produced_memo
+        value = memo.get(t)
+        if value is not None:
+            return value
+        value = self.curves.solar_value(t)
+        sampler = self.sampler
+        if sampler.can_island:
+            value -= self._since_history(sampler.curtail, t)
+        if len(memo) > 20000:
+            memo.clear()
+        memo[t] = value
+        return value
 
     def _battery_share(self, phase: int, t: float) -> tuple[float, float, float, float]:
         """Return one phase's share of battery discharge/charge power and energy."""
@@ -694,34 +691,29 @@ class SiteModel:
             return 0.0, 0.0, 0.0, 0.0
         ledger = self.ledger
         share = 1.0 / self.profile.phase_count
+        base_out, base_in = self._ledger_bases("storage", phase)
         return (
             share * ledger.power(sampler.discharge, t),
             share * ledger.power(sampler.charge, t),
-            share * ledger.value(sampler.discharge, t),
-            share * ledger.value(sampler.charge, t),
+            base_out + share * ledger.value(sampler.discharge, t),
+            base_in + share * ledger.value(sampler.charge, t),
         )
 
-    def _base_rates(self, kind: MeasurementType, phase: int) -> tuple[float, float]:
-        """Return long-run average delivered/received power, for lifetime starting values."""
+    def _ledger_bases(self, kind: MeasurementType, phase: int) -> tuple[float, float]:
+        """Return a ledger-integrated CT phase's lifetime energy at the ledger's origin (W*s).
+
+        Before the ledger's history the flow is taken at its long-run average.
+        """
         profile = self.profile
+        age_s = self.ledger.origin - profile.installed_epoch
+        if kind == "storage":
+            # A battery cycles about half its capacity a day.
+            discharge = 0.5 * profile.battery_capacity_wh / 24.0 / profile.phase_count
+            return discharge * age_s, discharge / BATTERY_EFFICIENCY * age_s
         weight = self.sampler.load_weights[phase]
         solar = self.production_shares[phase] * self.peak_total_w * _CAPACITY_FACTOR
         load = weight * (profile.base_load_w + 0.3 * profile.variable_load_w)
-        discharge = 110.0 / profile.phase_count if self.sampler.has_battery else 0.0
-        rates: dict[MeasurementType, tuple[float, float]] = {
-            "production": (solar, self._standby_w[phase] * 0.45),
-            "net-consumption": (load * 0.6, solar * 0.5),
-            "total-consumption": (load, 0.0),
-            "load": (load, 0.0),
-            "storage": (discharge, discharge / _BATTERY_EFFICIENCY),
-            "backfeed": (
-                _BACKFEED_SHARE * (solar + discharge),
-                _BACKFEED_SHARE * discharge / _BATTERY_EFFICIENCY,
-            ),
-            "evse": (_EVSE_HISTORY_W, 0.0),
-            "pv3p": (0.0, 0.0),
-        }
-        return rates[kind]
+        return load * 0.6 * age_s, solar * 0.5 * age_s
 
     def ct_phase(self, kind: MeasurementType, phase: int, t: float) -> CtValues:
         """Return one CT phase's values at ``t``."""
@@ -729,10 +721,6 @@ class SiteModel:
             kind, phase, t
         )
         constants = self._constants[kind][phase]
-        age_s = self.ledger.origin - self.profile.installed_epoch
-        base_delivered, base_received = self._base_rates(kind, phase)
-        base_delivered_wh = base_delivered * age_s / 3600.0
-        base_received_wh = base_received * age_s / 3600.0
         factor = constants.apparent_factor
         floor = constants.apparent_floor_va
         active = delivered_w - received_w
@@ -741,8 +729,8 @@ class SiteModel:
             constants.lag_factor * delivered_w - constants.lead_factor * received_w
         )
         voltage = self.voltage(phase, t)
-        delivered_wh = base_delivered_wh + delivered_j / 3600.0
-        received_wh = base_received_wh + received_j / 3600.0
+        delivered_wh = delivered_j / 3600.0
+        received_wh = received_j / 3600.0
         return CtValues(
             active_w=active,
             reactive_var=reactive,
@@ -818,57 +806,57 @@ class SiteModel:
         )
 
     def _solar(self, spans: list[Span] | None, lo: float | None, hi: float) -> float:
-        """Return the solar integral over the part of ``(lo, hi]`` ``spans`` produce in.
+        """Return production over the part of ``(lo, hi]`` ``spans`` produce in.
 
         ``spans`` None means always producing; ``lo`` None means from the
-        ledger's zero. Multiply by an inverter's peak power for joules.
+        first day. In peak-fraction seconds: multiply by an inverter's peak
+        power for joules.
         """
-        ledger = self.ledger
-        solar = self.sampler.solar
+        produced = self._produced
         if spans is None:
             if lo is None:
-                return ledger.value(solar, hi)
-            return ledger.value(solar, hi) - ledger.value(solar, lo)
+                return produced(hi)
+            return produced(hi) - produced(lo)
         total = 0.0
         for a, b in span_pieces(spans, lo, hi):
             if a is None:
-                total += ledger.value(solar, b)
+                total += produced(b)
             else:
-                total += ledger.value(solar, b) - ledger.value(solar, a)
+                total += produced(b) - produced(a)
         return total
 
     def _fleet_solar(self, phase: int | None, lo: float | None, hi: float) -> float:
         """Return the producing fleet's energy over ``(lo, hi]`` (W*s), of one phase or all.
 
-        ``lo`` None means from the ledger's zero, as for a CT's integral.
+        ``lo`` None means from the first day, as for a CT's lifetime.
         """
-        ledger = self.ledger
-        solar = self.sampler.solar
+        produced = self._produced
         total: float | None = None
         for epoch, a, b in self.schedule.pieces(lo, hi):
             scale = epoch.peak_total_w if phase is None else epoch.phase_peak_w(phase)
             if a is None:
-                part = scale * ledger.value(solar, b)
+                part = scale * produced(b)
             else:
-                part = scale * (ledger.value(solar, b) - ledger.value(solar, a))
+                part = scale * (produced(b) - produced(a))
             total = part if total is None else total + part
         return 0.0 if total is None else total
 
     def true_lifetime_joules(self, spec: InverterSpec, t: float) -> float:
         """Return the inverter's unwrapped lifetime production at ``t`` (J)."""
-        if spec.index in self._joined:
-            start = 0.0
-        else:
-            age_s = self.ledger.origin - spec.installed_epoch
-            start = spec.peak_w * _CAPACITY_FACTOR * age_s
-        produced = spec.peak_w * self._solar(self._spans.get(spec.index), None, t)
-        return start + produced + self.wrap_offsets_j.get(spec.index, 0.0)
+        produced = spec.peak_w * self._solar(
+            self._spans.get(spec.index), spec.installed_epoch, t
+        )
+        return produced + self.wrap_offsets_j.get(spec.index, 0.0)
 
     def _interval_watts(self, spec: InverterSpec, end: float) -> float | None:
         """Return the average power of a report at slot ``end`` (None: no report then)."""
         spans = self._spans.get(spec.index)
         if spans is None:
-            joules = spec.peak_w * self._solar(None, end - REPORT_INTERVAL_S, end)
+            since = end - REPORT_INTERVAL_S
+            if self.sampler.can_island:
+                joules = spec.peak_w * self._solar(None, since, end)
+            else:
+                joules = spec.peak_w * self.curves.solar_between(since, end)
             return joules / REPORT_INTERVAL_S
         for span in spans:
             if (span.start is None or span.start < end) and (
@@ -1004,23 +992,15 @@ class SiteModel:
         )
 
     def energy_since_wh(self, reports: list[InverterReport], since: float) -> int:
-        """Return what ``reports``' inverters produced since ``since`` (a counter restarted then).
-
-        Before the integrated history an inverter's lifetime grows at its
-        long-run rate, as its starting value assumes.
-        """
+        """Return what ``reports``' inverters produced since ``since`` (a counter restarted then)."""
         total_j = 0.0
         for report in reports:
             spec = report.spec
-            before = (
-                0.0
-                if spec.index in self._joined
-                else spec.peak_w
-                * _CAPACITY_FACTOR
-                * max(0.0, since - spec.installed_epoch)
+            total_j += spec.peak_w * self._solar(
+                self._spans.get(spec.index),
+                max(spec.installed_epoch, since),
+                report.report_time,
             )
-            lifetime = self.true_lifetime_joules(spec, report.report_time)
-            total_j += lifetime - self.wrap_offsets_j.get(spec.index, 0.0) - before
         return int(total_j / 3600.0)
 
     def is_night(self, t: float) -> bool:
@@ -1067,12 +1047,42 @@ class SiteModel:
             state = "discharging"
         else:
             state = "idle"
+        base_out, base_in = self._ledger_bases("storage", 0)
+        phases = self.profile.phase_count
+        grid_t = grid_after(t)
+        island = sampler.can_island
         return BatteryState(
             power_w=discharge - charge,
             stored_wh=stored,
             percent_full=round(100.0 * stored / self.profile.battery_capacity_wh),
             state=state,
+            charged_wh=(phases * base_in + ledger.value(sampler.charge, t)) / 3600.0,
+            discharged_wh=(phases * base_out + ledger.value(sampler.discharge, t))
+            / 3600.0,
+            settings=self.timeline.settings_at(grid_t),
+            grid_on=self.timeline.grid_on(grid_t) if island else True,
+            curtailed_w=self.peak_total_w * ledger.power(sampler.curtail, t)
+            if island
+            else 0.0,
+            unserved_w=ledger.power(sampler.unserved, t) if island else 0.0,
         )
+
+    def grid_on(self, t: float) -> bool:
+        """Return whether the site is connected to the grid at ``t``."""
+        if not self.sampler.can_island:
+            return True
+        return self.timeline.grid_on(grid_after(t))
+
+    def storage_changed(self, t: float) -> None:
+        """Resample the battery and grid flows after the storage settings changed at ``t``."""
+        self.ledger.rewind(grid_after(t))
+        self._forget_production()
+
+    def _forget_production(self) -> None:
+        """Forget cached production that off-grid curtailment may have changed."""
+        if self.sampler.can_island:
+            self._produced_memo.clear()
+            self._max_cache.clear()
 
 
 def aggregate(phases: tuple[CtValues, ...]) -> CtValues:

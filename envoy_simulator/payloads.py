@@ -1,9 +1,11 @@
 """Endpoint bodies built from the site model, in the shapes real gateways send."""
 
+from dataclasses import dataclass
 import math
 from typing import Any
 from xml.sax.saxutils import escape
 
+from .curves import DayInfo
 from .model import (
     JOULE_WRAP,
     REPORT_INTERVAL_S,
@@ -23,6 +25,9 @@ _ID_STEP = 256
 _GONE_AFTER_S = 180 * 86400.0
 _RELAY_ID_BASE = 570425600
 _RELAY_SERIAL_OFFSET = 900_000
+_ACB_ID_BASE = 587202816
+_ACB_SERIAL_OFFSET = 700_000
+_ACB_DEV_TYPE = 11
 
 COUNTER_KEYS = frozenset(
     {
@@ -49,6 +54,23 @@ COUNTER_KEYS = frozenset(
         "week",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AcbReport:
+    """What one AC Battery last reported."""
+
+    index: int
+    serial: str
+    device_id: int
+    report_time: int
+    watts: int
+    """Discharge power (W), 0 while charging or idle."""
+    max_watts: int
+    stored_wh: float
+    percent_full: int
+    discharged_j: float
+    installed: int
 
 
 def _r3(value: float) -> float:
@@ -190,11 +212,72 @@ class PayloadBuilder:
             return fields
 
         built, added = self._reports_by_age(t)
-        return [
+        listed = [
             *(entry(r.spec.serial, r.report_time, r.watts, r.max_watts) for r in built),
             *(entry(serial, gone_time, 0, 0) for serial, gone_time, _ in self._gone()),
             *(entry(r.spec.serial, r.report_time, r.watts, r.max_watts) for r in added),
         ]
+        for report in self.acb_reports(t):
+            fields = entry(
+                report.serial, report.report_time, report.watts, report.max_watts
+            )
+            if with_dev_type:
+                fields["devType"] = _ACB_DEV_TYPE
+            listed.append(fields)
+        return listed
+
+    def acb_reports(self, t: float) -> list[AcbReport]:
+        """Return what each AC Battery last reported (every 5 minutes, day and night)."""
+        model = self.model
+        hardware = self.hardware
+        units = hardware.acb_units
+        if not units:
+            return []
+        key = stream_key(model.seed, "acb", self.serial)
+        day = model.calendar.day(t)
+        reports = []
+        for index, unit_model in enumerate(units):
+            offset = int(unit(key, index) * REPORT_INTERVAL_S)
+            report_time = (
+                math.floor((t - offset) / REPORT_INTERVAL_S) * REPORT_INTERVAL_S
+                + offset
+            )
+            state = model.battery(report_time)
+            assert state is not None
+            share = unit_model.capacity_wh / hardware.battery_capacity_wh
+            reports.append(
+                AcbReport(
+                    index=index,
+                    serial=str(
+                        hardware.inverter_serial_start + _ACB_SERIAL_OFFSET + index
+                    ),
+                    device_id=_ACB_ID_BASE + _ID_STEP * index,
+                    report_time=report_time,
+                    watts=max(0, round(share * state.power_w)),
+                    max_watts=self._acb_max_today(share, offset, report_time, day),
+                    stored_wh=share * state.stored_wh,
+                    percent_full=state.percent_full,
+                    discharged_j=share * state.discharged_wh * 3600.0,
+                    installed=int(hardware.installed_epoch) + 60 * index,
+                )
+            )
+        return reports
+
+    def _acb_max_today(
+        self, share: float, offset: int, report_time: int, day: DayInfo
+    ) -> int:
+        """Return the highest discharge an AC Battery reported since local midnight."""
+        model = self.model
+        first = (
+            math.ceil((day.midnight - offset) / REPORT_INTERVAL_S) * REPORT_INTERVAL_S
+            + offset
+        )
+        best = 0.0
+        for moment in range(first, report_time + 1, REPORT_INTERVAL_S):
+            state = model.battery(moment)
+            assert state is not None
+            best = max(best, share * state.power_w)
+        return round(best)
 
     def _reports_by_age(
         self, t: float
@@ -324,6 +407,10 @@ class PayloadBuilder:
             for serial, gone_time, device_id in self._gone()
         )
         entries.extend((str(r.spec.device_id), _pcu_device(r)) for r in added)
+        entries.extend(
+            (str(report.device_id), _acb_device(report))
+            for report in self.acb_reports(t)
+        )
         entries.extend(self._relay_devices(math.floor(t)))
         if (gateway or hardware).quirks.mod_gone_everywhere:
             # Some firmware marks every device gone, though they still report.
@@ -338,7 +425,7 @@ class PayloadBuilder:
         hardware = self.hardware
         installed = int(hardware.installed_epoch)
         devices: list[tuple[str, dict[str, Any]]] = []
-        for index in range(hardware.relays):
+        for index in range(hardware.nsrb_relays):
             device_id = _RELAY_ID_BASE + _ID_STEP * index
             report = now - now % 900
             devices.append(
@@ -443,11 +530,14 @@ class PayloadBuilder:
         reports = model.inverter_reports(t)
         totals = model.inverter_totals(reports, t)
         restart_days = (gateway or hardware).quirks.inverters_block_restart_days
-        lifetime_wh = (
-            totals.lifetime_wh
-            if restart_days is None
-            else model.energy_since_wh(reports, model.started_at - restart_days * 86400)
-        )
+        if restart_days is None:
+            lifetime_wh = totals.lifetime_wh
+        else:
+            # The block restarts on a fixed calendar, whenever a simulator started.
+            period = restart_days * 86400.0
+            installed = hardware.installed_epoch
+            restarted = installed + math.floor((t - installed) / period) * period
+            lifetime_wh = model.energy_since_wh(reports, restarted)
         production: list[dict[str, Any]] = [
             {
                 "type": "inverters",
@@ -473,9 +563,21 @@ class PayloadBuilder:
         }
 
     def _acb(self, t: float) -> dict[str, Any]:
-        """Return the storage block (AC battery summary)."""
+        """Return the storage block: the AC Batteries (or a battery some firmware lists there)."""
+        hardware = self.hardware
         battery = self.model.battery(t)
-        if battery is None:
+        units = hardware.acb_units
+        if battery is not None and units:
+            return {
+                "type": "acb",
+                "activeCount": len(units),
+                "readingTime": math.floor(t),
+                "wNow": round(battery.power_w),
+                "whNow": round(battery.stored_wh),
+                "state": battery.state,
+                "percentFull": battery.percent_full,
+            }
+        if battery is None or not hardware.battery_in_storage_block:
             return {
                 "type": "acb",
                 "activeCount": 0,
@@ -623,9 +725,33 @@ class PayloadBuilder:
             }
             for r in self.model.inverter_reports(t)
         ]
+        batteries = [
+            {
+                "part_num": self.hardware.acb_units[report.index].part_number,
+                "installed": str(report.installed),
+                "serial_num": report.serial,
+                "device_status": ["envoy.global.ok"],
+                "last_rpt_date": str(report.report_time),
+                "admin_state": 1,
+                "dev_type": _ACB_DEV_TYPE,
+                "created_date": str(report.installed),
+                "img_pnum_running": self.hardware.acb_units[report.index].firmware,
+                "producing": report.watts > 0,
+                "communicating": True,
+                "provisioned": True,
+                "operating": True,
+                "sleep_enabled": False,
+                "percentFull": report.percent_full,
+                "maxCellTemp": 28,
+                "sleep_min_soc": 25,
+                "sleep_max_soc": 30,
+                "charge_status": "discharging" if report.watts > 0 else "idle",
+            }
+            for report in self.acb_reports(t)
+        ]
         return [
             {"type": "PCU", "devices": devices},
-            {"type": "ACB", "devices": []},
+            {"type": "ACB", "devices": batteries},
             {"type": "NSRB", "devices": []},
         ]
 
@@ -653,7 +779,10 @@ class PayloadBuilder:
                 "num": count,
                 "level": 5,
                 "pcu": {"num": count, "level": 5},
-                "acb": {"num": 0, "level": 0},
+                "acb": {
+                    "num": len(self.hardware.acb_units),
+                    "level": 5 if self.hardware.acb_units else 0,
+                },
                 "nsrb": {"num": 0, "level": 0},
             },
             "alerts": [],
@@ -943,6 +1072,40 @@ def _pcu_device(report: InverterReport) -> dict[str, Any]:
                     "createdTime": int(spec.installed_epoch),
                     "duration": int(report.report_time - spec.installed_epoch),
                     "joulesProduced": report.lifetime_joules,
+                },
+            }
+        ],
+    }
+
+
+def _acb_device(report: AcbReport) -> dict[str, Any]:
+    """Return an AC Battery's device_data entry (it reports what it discharges)."""
+    channel_eid = report.device_id + 17
+    return {
+        "devName": "acb",
+        "sn": report.serial,
+        "active": True,
+        "modGone": False,
+        "channels": [
+            {
+                "chanEid": channel_eid,
+                "created": report.report_time,
+                "wattHours": {"today": 0, "yesterday": 0, "week": 0},
+                "watts": {"now": report.watts, "nowUsed": 0, "max": report.max_watts},
+                "lastReading": {
+                    "eid": channel_eid,
+                    "interval_type": 0,
+                    "endDate": report.report_time,
+                    "duration": REPORT_INTERVAL_S,
+                    "flags": 0,
+                    "flags_hex": "0x0000000000000000",
+                    "joulesProduced": report.watts * REPORT_INTERVAL_S,
+                    "joulesUsed": 0,
+                },
+                "lifetime": {
+                    "createdTime": report.installed,
+                    "duration": report.report_time - report.installed,
+                    "joulesProduced": int(report.discharged_j) % JOULE_WRAP,
                 },
             }
         ],

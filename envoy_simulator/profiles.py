@@ -16,8 +16,12 @@ type MeasurementType = Literal[
 ]
 type PhaseMode = Literal["single", "split", "three"]
 type MeteringStatus = Literal["normal", "not-metering", "check-wiring"]
+type StorageMode = Literal["backup", "self-consumption", "savings-mode", "economy"]
+type BatteryKind = Literal["encharge", "acb", "storage"]
+type RelayMode = Literal["manual", "soc"]
 
 METERING_STATUSES: tuple[str, ...] = get_args(MeteringStatus.__value__)
+STORAGE_MODES: tuple[str, ...] = get_args(StorageMode.__value__)
 
 METER_EID_BASE = 704643328
 METER_EID_STEP = 256
@@ -52,6 +56,71 @@ class MeterSpec:
         return "normal" if self.enabled else "not-metering"
 
 
+@dataclass(frozen=True, slots=True)
+class BatteryModel:
+    """A kind of battery unit: what it stores and how fast it charges or discharges."""
+
+    name: str
+    kind: BatteryKind
+    """``encharge`` (IQ Battery, in /ivp/ensemble/*), ``acb`` (first-generation
+    AC Battery, in production.json and the inverter list) or ``storage`` (a
+    battery the gateway only sees through its storage CT)."""
+    part_number: str
+    capacity_wh: float
+    max_power_w: float
+    firmware: str
+
+
+IQ_BATTERY_3T = BatteryModel(
+    "IQ Battery 3T", "encharge", "830-01760-r37", 3360.0, 1280.0, "2.6.5973_rel/22.11"
+)
+IQ_BATTERY_5P = BatteryModel(
+    "IQ Battery 5P", "encharge", "830-01824-r02", 5000.0, 3840.0, "1.6.2290_rel/23.18"
+)
+AC_BATTERY = BatteryModel(
+    "AC Battery", "acb", "800-00930-r02", 1200.0, 270.0, "520-00087-r01-v02.14.05"
+)
+
+
+def storage_only_battery(capacity_wh: float, max_power_w: float) -> BatteryModel:
+    """Return a battery known to the gateway only through its storage CT."""
+    return BatteryModel("Battery", "storage", "", capacity_wh, max_power_w, "")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageDefaults:
+    """The storage settings a site's tariff starts with."""
+
+    mode: StorageMode = "self-consumption"
+    reserve_pct: float = 30.0
+    very_low_pct: float = 5.0
+    charge_from_grid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySpec:
+    """One of the system controller's dry-contact relays as installed."""
+
+    id: str
+    load_name: str
+    mode: RelayMode = "manual"
+    kind: Literal["LOAD", "PV", "NONE"] = "LOAD"
+    closed: bool = True
+    soc_low: int = 25
+    soc_high: int = 70
+    priority: int = 1
+
+
+_US_RELAYS = (
+    RelaySpec("NC1", "Pool pump", "soc", soc_low=30, soc_high=60, priority=1),
+    RelaySpec("NC2", "Hot water heater", "manual", priority=2),
+    RelaySpec(
+        "NO1", "Generator start", "manual", kind="NONE", closed=False, priority=3
+    ),
+    RelaySpec("NO2", "EV charger", "soc", soc_low=40, soc_high=80, priority=4),
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Quirks:
     """Firmware behaviour its version number does not tell (it travels with the firmware)."""
@@ -67,7 +136,8 @@ class Quirks:
     zero_production_at_night: bool = False
     """/api/v1/production reads all zeros (lifetime too) while the sun is down."""
     inverters_block_restart_days: float | None = None
-    """production.json's inverters block counts lifetime only from this many days before start."""
+    """production.json's inverters block restarts its lifetime count every this many
+    days (as after a reboot or a firmware update), on a fixed calendar."""
     mod_gone_everywhere: bool = False
     """device_data says ``modGone: true`` on every entry."""
 
@@ -95,16 +165,49 @@ class Profile:
     frequency_hz: float = 60.0
     base_load_w: float = 300.0
     variable_load_w: float = 2000.0
-    battery_capacity_wh: float = 0.0
-    battery_max_w: float = 0.0
+    batteries: tuple[BatteryModel, ...] = ()
+    enpower: bool = False
+    """An IQ System Controller (Enpower): the site can run off grid."""
+    relays: tuple[RelaySpec, ...] = ()
+    """The system controller's dry-contact relays."""
+    storage: StorageDefaults = StorageDefaults()
+    off_grid_daily: tuple[tuple[int, int], tuple[int, int]] | None = None
+    """A local (hour, minute) window the grid fails in every day."""
+    battery_in_storage_block: bool = False
+    """production.json's ``storage`` block shows the battery (as one acb entry)."""
     gone_inverters: int = 0
     phantom_reading_eids: tuple[int, ...] = ()
     disabled_readings: tuple[MeasurementType, ...] = ()
     """Disabled CT slots that still have a (non-zero) /ivp/meters/readings entry."""
-    relays: int = 0
+    nsrb_relays: int = 0
     """Relays (nsrb devices) listed in device_data."""
     device_data_limit: int = 50
     quirks: Quirks = Quirks()
+
+    @property
+    def battery_capacity_wh(self) -> float:
+        """Return what the site's batteries store when full (Wh)."""
+        return sum(unit.capacity_wh for unit in self.batteries)
+
+    @property
+    def battery_max_w(self) -> float:
+        """Return the site's battery power limit, all units together (W)."""
+        return sum(unit.max_power_w for unit in self.batteries)
+
+    @property
+    def encharge_units(self) -> tuple[BatteryModel, ...]:
+        """Return the IQ Batteries (Encharge)."""
+        return tuple(unit for unit in self.batteries if unit.kind == "encharge")
+
+    @property
+    def acb_units(self) -> tuple[BatteryModel, ...]:
+        """Return the first-generation AC Batteries."""
+        return tuple(unit for unit in self.batteries if unit.kind == "acb")
+
+    @property
+    def has_ensemble(self) -> bool:
+        """Return whether /ivp/ensemble/* and /admin/lib/tariff exist (fw >= 7)."""
+        return self.web_tokens and bool(self.encharge_units or self.enpower)
 
     @property
     def firmware_version(self) -> tuple[int, ...]:
@@ -278,7 +381,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="metered_three_phase_storage",
-            description="IQ Gateway metered, firmware 8.2, three phase, production + net + storage CTs, 30 inverters, battery",
+            description="IQ Gateway metered, firmware 8.2, three phase, production + net + storage CTs, 30 inverters, 3 IQ Battery 3T + system controller",
             serial="202302019378",
             part_number="800-00656-r06",
             firmware="8.2.4345",
@@ -295,8 +398,11 @@ PROFILES: dict[str, Profile] = {
             frequency_hz=50.0,
             base_load_w=380.0,
             variable_load_w=3200.0,
-            battery_capacity_wh=10080.0,
-            battery_max_w=3840.0,
+            batteries=(IQ_BATTERY_3T,) * 3,
+            enpower=True,
+            relays=_US_RELAYS[:2],
+            storage=StorageDefaults(reserve_pct=10.0),
+            battery_in_storage_block=True,
             gone_inverters=1,
         ),
         Profile(
@@ -404,7 +510,7 @@ PROFILES: dict[str, Profile] = {
                 MeterSpec("production", enabled=False),
                 MeterSpec("net-consumption", enabled=False),
             ),
-            quirks=Quirks(inverters_block_restart_days=16.0),
+            quirks=Quirks(inverters_block_restart_days=45.0),
         ),
         Profile(
             name="no_inverter_list",
@@ -458,11 +564,12 @@ PROFILES: dict[str, Profile] = {
             meters=_COLLAR_CTS,
             base_load_w=450.0,
             variable_load_w=3000.0,
-            battery_capacity_wh=10000.0,
-            battery_max_w=3840.0,
+            batteries=(storage_only_battery(10000.0, 3840.0),),
+            storage=StorageDefaults(reserve_pct=10.0),
+            battery_in_storage_block=True,
             phantom_reading_eids=(METER_EID_BASE + 7 * METER_EID_STEP,),
             disabled_readings=("evse",),
-            relays=1,
+            nsrb_relays=1,
             quirks=Quirks(zero_production_at_night=True),
         ),
         Profile(
@@ -500,6 +607,82 @@ PROFILES: dict[str, Profile] = {
             nominal_voltage_v=230.0,
             frequency_hz=50.0,
             quirks=Quirks(mod_gone_everywhere=True),
+        ),
+        Profile(
+            name="iq_battery_storage_ct",
+            description="IQ Gateway metered, firmware 8.2, split phase, production + net + storage CTs, 26 inverters, 3 IQ Battery 5P + system controller with 4 dry contacts",
+            serial="202406120455",
+            part_number="800-00654-r08",
+            firmware="8.2.4286",
+            timezone="America/Los_Angeles",
+            installed_epoch=_epoch(2024, 6, 12),
+            inverter_count=26,
+            inverter_peak_w=350.0,
+            inverter_serial_start=542406011000,
+            metered=True,
+            meters=(*_SPLIT_CTS, MeterSpec("storage")),
+            base_load_w=450.0,
+            variable_load_w=2800.0,
+            batteries=(IQ_BATTERY_5P,) * 3,
+            enpower=True,
+            relays=_US_RELAYS,
+        ),
+        Profile(
+            name="iq_battery_no_ct",
+            description="IQ Gateway metered, firmware 8.2, split phase, production + net CTs (no storage CT), 26 inverters, 3 IQ Battery 5P + system controller with 4 dry contacts",
+            serial="202409185512",
+            part_number="800-00654-r08",
+            firmware="8.2.4286",
+            timezone="America/Los_Angeles",
+            installed_epoch=_epoch(2024, 9, 18),
+            inverter_count=26,
+            inverter_peak_w=350.0,
+            inverter_serial_start=542409012000,
+            metered=True,
+            meters=_SPLIT_CTS,
+            base_load_w=450.0,
+            variable_load_w=2800.0,
+            batteries=(IQ_BATTERY_5P,) * 3,
+            enpower=True,
+            relays=_US_RELAYS,
+        ),
+        Profile(
+            name="acb_only",
+            description="IQ Gateway metered, firmware 7.3, split phase, production + net CTs, 16 inverters, 2 first-generation AC Batteries, no Ensemble",
+            serial="201910254471",
+            part_number="800-00654-r06",
+            firmware="7.3.130",
+            timezone="America/New_York",
+            installed_epoch=_epoch(2019, 10, 25),
+            inverter_count=16,
+            inverter_peak_w=290.0,
+            inverter_serial_start=121943013300,
+            metered=True,
+            meters=_SPLIT_CTS,
+            base_load_w=380.0,
+            variable_load_w=2200.0,
+            batteries=(AC_BATTERY,) * 2,
+            storage=StorageDefaults(reserve_pct=5.0),
+        ),
+        Profile(
+            name="off_grid_event",
+            description="IQ Gateway metered, firmware 8.2, split phase, production + net + storage CTs, 3 IQ Battery 5P + system controller; the grid fails daily 14:00-14:45",
+            serial="202407229918",
+            part_number="800-00654-r08",
+            firmware="8.2.4286",
+            timezone="America/Chicago",
+            installed_epoch=_epoch(2024, 7, 22),
+            inverter_count=24,
+            inverter_peak_w=350.0,
+            inverter_serial_start=542407019000,
+            metered=True,
+            meters=(*_SPLIT_CTS, MeterSpec("storage")),
+            base_load_w=500.0,
+            variable_load_w=2600.0,
+            batteries=(IQ_BATTERY_5P,) * 3,
+            enpower=True,
+            relays=_US_RELAYS,
+            off_grid_daily=((14, 0), (14, 45)),
         ),
     )
 }

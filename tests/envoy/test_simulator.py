@@ -121,6 +121,10 @@ NOT_YET_COVERED = frozenset(
         "iq_meter_collar",
         "meters_missing_with_ct",
         "mod_gone_everywhere",
+        "iq_battery_storage_ct",
+        "iq_battery_no_ct",
+        "acb_only",
+        "off_grid_event",
     }
 )
 

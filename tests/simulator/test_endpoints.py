@@ -75,6 +75,10 @@ DIFFERENCES: dict[str, dict[str, tuple[int, str | None]]] = {
     "iq_meter_collar": {},
     "meters_missing_with_ct": _NO_IVP,
     "mod_gone_everywhere": {},
+    "iq_battery_storage_ct": {},
+    "iq_battery_no_ct": {},
+    "acb_only": {"/ivp/pdm/device_data": (401, JSON)},
+    "off_grid_event": {},
 }
 # Imeter and web-tokens as /info shows them (None: the element is absent).
 INFO_FLAGS: dict[str, tuple[str | None, str | None]] = {
@@ -92,6 +96,10 @@ INFO_FLAGS: dict[str, tuple[str | None, str | None]] = {
     "iq_meter_collar": ("true", "true"),
     "meters_missing_with_ct": ("true", "true"),
     "mod_gone_everywhere": ("true", "true"),
+    "iq_battery_storage_ct": ("true", "true"),
+    "iq_battery_no_ct": ("true", "true"),
+    "acb_only": ("true", "true"),
+    "off_grid_event": ("true", "true"),
 }
 # Profiles whose every endpoint family answers in the seed shapes.
 SEED_SHAPED = (
