@@ -5,9 +5,10 @@ and shapes seen on real ones), with faults injected per endpoint (FAULT_KINDS,
 see faults.py). envoy_simulator.replay serves captured answers instead.
 """
 
-from .clock import Clock, FakeClock, SystemClock
+from .clock import Clock, FakeClock, ShiftedClock, SystemClock
 from .cloud import CloudAccount
 from .faults import FAULT_KINDS, Fault, FaultKind
+from .model import SiteCounters
 from .profiles import PROFILES, MeterSpec, Profile
 from .server import EnvoySimulator
 from .stats import RequestRecord
@@ -24,5 +25,7 @@ __all__ = [
     "MeterSpec",
     "Profile",
     "RequestRecord",
+    "ShiftedClock",
+    "SiteCounters",
     "SystemClock",
 ]

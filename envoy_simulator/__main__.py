@@ -10,10 +10,12 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 import signal
 import sys
 
+from .clock import ShiftedClock
 from .faults import FAULT_KINDS
 from .profiles import PROFILES
 from .replay import ReplayGateway
@@ -85,7 +87,52 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the gateway's 23:00 restart",
     )
+    parser.add_argument(
+        "--time",
+        type=_time_of_day,
+        default=None,
+        metavar="HH:MM",
+        help="start at this local time of the site (today), then run in real time",
+    )
+    parser.add_argument(
+        "--history-start",
+        type=_instant,
+        default=None,
+        metavar="WHEN",
+        help="integrate the grid and battery counters from this instant (epoch "
+        "seconds or ISO date/time) so restarts continue them exactly; "
+        "default: local midnight of the start day",
+    )
     return parser
+
+
+def _time_of_day(text: str) -> tuple[int, int]:
+    """Parse ``HH:MM``."""
+    hour, _, minute = text.partition(":")
+    try:
+        parsed = (int(hour), int(minute))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HH:MM") from None
+    if not (0 <= parsed[0] <= 23 and 0 <= parsed[1] <= 59) or len(minute) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HH:MM")
+    return parsed
+
+
+def _instant(text: str) -> float:
+    """Parse epoch seconds or an ISO 8601 date/time (UTC unless it says otherwise)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither epoch seconds nor an ISO date/time"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 def describe_profiles() -> str:
@@ -130,8 +177,14 @@ def describe(sim: EnvoySimulator) -> str:
         )
     lines.extend(
         (
-            f"  control API: http://{sim.address}/_sim/stats (also /_sim/log, /_sim/fault, /_sim/upgrade, /_sim/token)",
+            f"  control API: http://{sim.address}/_sim/stats (also /_sim/log, /_sim/fault, /_sim/upgrade, /_sim/token, /_sim/grid, /_sim/battery, /_sim/history)",
             f"  latency {'on' if sim.latency else 'off'}, daily 23:00 outage {'on' if sim.daily_outage else 'off'}",
+            f"  site time now: {sim.model.calendar.local_time(sim.now()):%Y-%m-%d %H:%M %Z}"
+            + (
+                f" (clock shifted {sim.clock!r})"
+                if isinstance(sim.clock, ShiftedClock)
+                else ""
+            ),
             "Press Ctrl-C to stop.",
         )
     )
@@ -183,8 +236,14 @@ async def run_replay(
 
 async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
     """Run the simulator until ``stop`` is set or the process is interrupted."""
+    clock = None
+    if args.time is not None:
+        hour, minute = args.time
+        clock = ShiftedClock.local_time(PROFILES[args.profile].timezone, hour, minute)
     sim = EnvoySimulator(
         args.profile,
+        clock=clock,
+        history_start=args.history_start,
         latency=not args.no_latency,
         daily_outage=not args.no_daily_outage,
         host=args.host,

@@ -3,8 +3,8 @@
 The settings (mode, reserve, charge from grid) come from the tariff and change
 when it is written; the grid fails during a profile's daily off-grid window and
 when told to (``set_grid``). A change at instant ``t`` applies from the
-integration grid point at or after ``t`` (as fleet changes do, see fleet.py),
-so nothing read before a change ever moves.
+integration grid point after ``grid_after(t)`` (as fleet changes do, see
+fleet.py), so nothing read before a change ever moves.
 """
 
 from bisect import bisect_left, insort
@@ -137,12 +137,12 @@ class StorageTimeline:
         return start
 
     def settings_at(self, t: float) -> StorageSettings:
-        """Return the settings in force at ``t``."""
+        """Return the settings the grid point at ``t`` samples."""
         if not self._settings:
             return self.initial
+        # The point a change is recorded at still samples the old settings:
+        # Ledger.rewind keeps it.
         index = bisect_left(self._settings, t, key=lambda item: item[0])
-        if index < len(self._settings) and self._settings[index][0] == t:
-            return self._settings[index][1]
         return self._settings[index - 1][1] if index else self.initial
 
     def grid_switched_on(self, t: float) -> bool:
@@ -150,8 +150,6 @@ class StorageTimeline:
         if not self._grid:
             return True
         index = bisect_left(self._grid, t, key=lambda item: item[0])
-        if index < len(self._grid) and self._grid[index][0] == t:
-            return self._grid[index][1]
         return self._grid[index - 1][1] if index else True
 
     def daily_window(self, t: float) -> tuple[float, float] | None:

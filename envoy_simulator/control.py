@@ -87,6 +87,9 @@ class SimulatorControl(StatsControl):
             ("POST", "inverter", self._inverter),
             ("POST", "inverters", self._inverters),
             ("POST", "meter", self._meter),
+            ("POST", "grid", self._grid),
+            ("*", "battery", self._battery),
+            ("GET", "history", self._history),
             ("GET", "", self._info),
             ("GET", "info", self._info),
         ):
@@ -215,6 +218,34 @@ class SimulatorControl(StatsControl):
             }
         )
 
+    async def _grid(self, request: web.Request) -> web.StreamResponse:
+        """Make the grid fail or come back."""
+        body = await json_body(request)
+        self._sim.set_grid(body["on"])
+        return web.json_response({"ok": True, "grid_on": body["on"]})
+
+    async def _battery(self, request: web.Request) -> web.StreamResponse:
+        """Read the true battery energy, or change the storage settings."""
+        sim = self._sim
+        if request.method == "POST":
+            body = await json_body(request)
+            sim.set_battery_mode(
+                body.get("mode"),
+                reserve=body.get("reserve"),
+                charge_from_grid=body.get("charge_from_grid"),
+                very_low=body.get("very_low"),
+            )
+        elif request.method != "GET":
+            return web.json_response({"error": "method not allowed"}, status=405)
+        return web.json_response(sim.true_battery_energy())
+
+    async def _history(self, request: web.Request) -> web.StreamResponse:
+        """Return the site's counters at the start of each of the last hours."""
+        hours = int(request.query.get("hours", "168"))
+        return web.json_response(
+            [counters.as_dict() for counters in self._sim.hourly_history(hours)]
+        )
+
     async def _info(self, _request: web.Request) -> web.StreamResponse:
         """Describe what the simulator is playing."""
         sim = self._sim
@@ -234,6 +265,8 @@ class SimulatorControl(StatsControl):
                 "daily_outage": sim.daily_outage,
                 "silenced_inverters": sim.model.silenced(now),
                 "added_inverters": sim.model.added(now),
+                "grid_on": sim.model.grid_on(now),
+                "history_start": sim.history_start,
             }
         )
 

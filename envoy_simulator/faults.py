@@ -49,6 +49,15 @@ Delivery:
   on (a spent ``count`` does not release it); it finishes when the fault is
   cleared or its duration ends, and drops when the simulator stops.
 
+Battery control (on /admin/lib/tariff):
+- ``tariff_refused``: PUT answers with param ``status`` (default 500; 401 as
+  the firmware says it, any other as JSON ``{"error": ...}``) and changes
+  nothing; GET answers normally.
+- ``cloud_overwrite``: each tariff PUT accepted while the fault is on is
+  undone ``delay`` simulator seconds later (param, default 120): the storage
+  settings' mode, reserve and charge-from-grid go back to what they were
+  before the PUT, with a new ``date``, as when Enlighten re-pushes its tariff.
+
 State changes at injection (the fault is spent at once):
 - ``counter_wrap``: move inverters' 32-bit lifetime joule counters next to
   the wrap; params ``serial`` (one inverter, default all) and ``mode``
@@ -100,6 +109,8 @@ type FaultKind = Literal[
     "huge_numbers",
     "infinite_numbers",
     "unknown_encoding",
+    "tariff_refused",
+    "cloud_overwrite",
 ]
 
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind.__value__)
@@ -220,6 +231,8 @@ class FaultHandler:
     """Send the answer its own way."""
     on_inject: InjectHook | None = None
     """Check params and act once at injection; False: the fault is spent at once."""
+    overwrites_tariff: bool = False
+    """Undo accepted tariff writes after the param ``delay`` (the cloud re-pushing)."""
 
 
 # -- answers -----------------------------------------------------------------
@@ -298,6 +311,18 @@ async def _error_json(fault: Fault, _context: FaultContext) -> Reply:
 async def _not_found(_fault: Fault, _context: FaultContext) -> Reply:
     """Answer the gateway's JSON 404."""
     return json_reply(NOT_FOUND_JSON, status=404)
+
+
+async def _tariff_refused(fault: Fault, context: FaultContext) -> Reply | None:
+    """Refuse tariff writes with the param ``status``; reads pass."""
+    if context.request.method != "PUT":
+        return None
+    status = int(fault.params.get("status", 500))
+    if status == 401:
+        return unauthorized(context.gateway, context.digest_challenge)
+    if status == 500:
+        return await _http_500(fault, context)
+    return json_reply({"error": f"{status} - tariff refused"}, status=status)
 
 
 # -- transforms --------------------------------------------------------------
@@ -417,6 +442,18 @@ def _positive_param(name: str, default: float) -> InjectHook:
     return check
 
 
+def _status_check(fault: Fault, _context: InjectContext) -> bool:
+    """Check the ``status`` param is an HTTP error status."""
+    status = fault.params.get("status", 500)
+    if (
+        isinstance(status, bool)
+        or not isinstance(status, int)
+        or not 400 <= status <= 599
+    ):
+        raise ValueError(f"{fault.kind} status must be an HTTP error status (400-599)")
+    return True
+
+
 def _unknown_encoding_check(fault: Fault, _context: InjectContext) -> bool:
     """Check the ``mode`` param."""
     if fault.params.get("mode", "utf-16") not in ("utf-16", "invalid-utf8"):
@@ -453,6 +490,10 @@ FAULT_HANDLERS: dict[FaultKind, FaultHandler] = {
     "infinite_numbers": FaultHandler(render=_infinite_numbers),
     "unknown_encoding": FaultHandler(
         body=_unknown_encoding, on_inject=_unknown_encoding_check
+    ),
+    "tariff_refused": FaultHandler(answer=_tariff_refused, on_inject=_status_check),
+    "cloud_overwrite": FaultHandler(
+        overwrites_tariff=True, on_inject=_positive_param("delay", 120.0)
     ),
 }
 

@@ -1049,7 +1049,7 @@ class SiteModel:
             state = "idle"
         base_out, base_in = self._ledger_bases("storage", 0)
         phases = self.profile.phase_count
-        grid_t = grid_after(t)
+        grid_t = _in_force(t)
         island = sampler.can_island
         return BatteryState(
             power_w=discharge - charge,
@@ -1067,11 +1067,61 @@ class SiteModel:
             unserved_w=ledger.power(sampler.unserved, t) if island else 0.0,
         )
 
+    def site_counters(self, t: float) -> SiteCounters:
+        """Return the site's lifetime production, consumption, grid and battery energy at ``t``.
+
+        Each is what the gateway's own counter reads where it has one (the
+        production, net, storage or load CT; the inverters without a
+        production CT) and the model's true value otherwise.
+        """
+        profile = self.profile
+        if "production" in profile.enabled_meter_types:
+            production = self.ct_meter("production", t).total.delivered_wh
+        else:
+            production = (
+                sum(
+                    self.true_lifetime_joules(spec, t)
+                    - self.wrap_offsets_j.get(spec.index, 0.0)
+                    for spec in self.inverters
+                    if self.present(spec, t)
+                )
+                / 3600.0
+            )
+        battery = self.battery(t)
+        charged = battery.charged_wh if battery is not None else None
+        discharged = battery.discharged_wh if battery is not None else None
+        if not self.sampler.has_loads:
+            return SiteCounters(t, production, None, None, None, charged, discharged)
+        grid = self.ct_meter("net-consumption", t).total
+        kinds = {meter.measurement_type for meter in profile.meters}
+        load_kind = next((k for k in ("total-consumption", "load") if k in kinds), None)
+        if load_kind is not None:
+            consumption = self.ct_meter(load_kind, t).total.delivered_wh
+        else:
+            # What the house used: solar plus grid import less export plus
+            # what the battery gave less what it took.
+            consumption = (
+                self._fleet_solar(None, None, t) / 3600.0
+                + grid.delivered_wh
+                - grid.received_wh
+                + (discharged or 0.0)
+                - (charged or 0.0)
+            )
+        return SiteCounters(
+            t,
+            production,
+            consumption,
+            grid.delivered_wh,
+            grid.received_wh,
+            charged,
+            discharged,
+        )
+
     def grid_on(self, t: float) -> bool:
         """Return whether the site is connected to the grid at ``t``."""
         if not self.sampler.can_island:
             return True
-        return self.timeline.grid_on(grid_after(t))
+        return self.timeline.grid_on(_in_force(t))
 
     def storage_changed(self, t: float) -> None:
         """Resample the battery and grid flows after the storage settings changed at ``t``."""
@@ -1083,6 +1133,40 @@ class SiteModel:
         if self.sampler.can_island:
             self._produced_memo.clear()
             self._max_cache.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCounters:
+    """The site's lifetime energy at one instant (Wh); None where the site has no such flow."""
+
+    time: float
+    production_wh: float
+    consumption_wh: float | None
+    grid_import_wh: float | None
+    grid_export_wh: float | None
+    battery_charge_wh: float | None
+    battery_discharge_wh: float | None
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Return the counters as plain data (``start``: the instant)."""
+        return {
+            "start": self.time,
+            "production_wh": self.production_wh,
+            "consumption_wh": self.consumption_wh,
+            "grid_import_wh": self.grid_import_wh,
+            "grid_export_wh": self.grid_export_wh,
+            "battery_charge_wh": self.battery_charge_wh,
+            "battery_discharge_wh": self.battery_discharge_wh,
+        }
+
+
+def _in_force(t: float) -> float:
+    """Return the instant whose sampled settings a reading at ``t`` reports.
+
+    A change at ``t`` is sampled from the grid point after ``grid_after(t)``;
+    reports show it at once.
+    """
+    return grid_after(t) + STEP_S / 2
 
 
 def aggregate(phases: tuple[CtValues, ...]) -> CtValues:

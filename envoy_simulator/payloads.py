@@ -6,6 +6,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .curves import DayInfo
+from .ensemble import EnsembleState
 from .model import (
     JOULE_WRAP,
     REPORT_INTERVAL_S,
@@ -52,6 +53,16 @@ COUNTER_KEYS = frozenset(
         "today",
         "yesterday",
         "week",
+        # Battery readings a restarting gateway also reports as zero.
+        "whNow",
+        "percentFull",
+        "soc",
+        "agg_soc",
+        "ENC_agg_soc",
+        "ENC_agg_avail_energy",
+        "ENC_agg_backup_energy",
+        "ACB_agg_soc",
+        "ACB_agg_energy",
     }
 )
 
@@ -86,6 +97,18 @@ class PayloadBuilder:
         self.model = model
         self.serial = serial
         self._noise_key = stream_key(model.seed, "no-ct-noise")
+        self.ensemble = EnsembleState(model, serial)
+
+    def restarted_at(self, t: float) -> float:
+        """Return when the gateway last restarted (its nightly restart at 23:01)."""
+        calendar = self.model.calendar
+        day = calendar.day(t)
+        when = calendar.local_time(day.midnight).date()
+        restart = calendar.at(when, 23, 1)
+        if restart > t:
+            previous = calendar.by_ordinal(day.ordinal - 1)
+            restart = calendar.at(calendar.local_time(previous.midnight).date(), 23, 1)
+        return restart
 
     @property
     def hardware(self) -> Profile:

@@ -14,7 +14,15 @@ from .listeners import abort, local_port
 from .noise import stream_key, unit
 from .profiles import Profile
 from .replies import AbortConnectionError, Reply, json_reply, to_response
-from .routes import DEFAULT_LATENCY_S, LATENCY_S, missing, route
+from .routes import (
+    DEFAULT_LATENCY_S,
+    INVALID_BODY,
+    LATENCY_S,
+    METHOD_NOT_ALLOWED_JSON,
+    WriteRequest,
+    missing,
+    route,
+)
 from .stats import NO_RESPONSE, RequestRecord, StatsBook
 
 if TYPE_CHECKING:
@@ -113,11 +121,15 @@ class Pipeline:
             reply = await answering.handler.answer(answering, context)
         busy = 0.0
         if reply is None:
+            body = await request.read() if request.can_read_body else b""
             async with self.lock:
                 busy = self._draw_latency(path) if sim.latency else 0.0
                 if busy:
                     await asyncio.sleep(busy)
-                reply = self._serve(request, sim.profile, sim.now(), faults)
+                reply = self._serve(request, sim.profile, sim.now(), faults, body)
+            if reply.outage_s is not None:
+                # The gateway crashed: this answer goes out, then it restarts.
+                sim.inject(ANY_ENDPOINT, "outage", duration=reply.outage_s)
         delivering = next((f for f in faults if f.handler.deliver is not None), None)
         if delivering is None or delivering.handler.deliver is None:
             return self._send(request, reply, started, busy)
@@ -229,7 +241,12 @@ class Pipeline:
         return low + (high - low) * draw * draw
 
     def _serve(
-        self, request: web.Request, gateway: Profile, now: float, faults: list[Fault]
+        self,
+        request: web.Request,
+        gateway: Profile,
+        now: float,
+        faults: list[Fault],
+        body: bytes,
     ) -> Reply:
         """Authenticate and build the endpoint's answer, applying payload faults."""
         found = route(request.path, gateway)
@@ -238,6 +255,19 @@ class Pipeline:
         refused = self._gate.check(request, found, gateway, faults, now)
         if refused is not None:
             return refused
+        method = request.method
+        if found.methods and method not in found.methods:
+            return json_reply(METHOD_NOT_ALLOWED_JSON, status=405)
+        if found.write is not None and method != "GET":
+            reply = found.write(
+                self._sim.builder, now, _write_request(method, body, faults)
+            )
+            _transform_payload(reply, faults)
+            for fault in faults:
+                hook = fault.handler.body
+                if hook is not None:
+                    hook(fault, reply)
+            return reply
         frozen_by = next((f for f in faults if f.handler.freezes), None)
         key = request.path_qs
         kept = frozen_by.frozen_replies.get(key) if frozen_by is not None else None
@@ -302,6 +332,19 @@ def _transform_payload(reply: Reply, faults: list[Fault]) -> None:
     elif payload is not reply.payload:
         reply.body = json.dumps(payload).encode()
     reply.payload = payload
+
+
+def _write_request(method: str, body: bytes, faults: list[Fault]) -> WriteRequest:
+    """Return what a write endpoint needs: the parsed body and any cloud re-push."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = INVALID_BODY
+    overwrite = next((f for f in faults if f.handler.overwrites_tariff), None)
+    delay = None
+    if overwrite is not None:
+        delay = float(overwrite.params.get("delay", 120.0))
+    return WriteRequest(method, parsed, delay)
 
 
 def _reset() -> Reply:

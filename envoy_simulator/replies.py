@@ -45,6 +45,8 @@ class Reply:
     cookies: dict[str, str] = field(default_factory=dict)
     payload: Json = None
     close: bool = False
+    outage_s: float | None = None
+    """After answering, reset every connection for this many simulator seconds (a crash)."""
 
 
 def json_reply(

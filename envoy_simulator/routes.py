@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -12,6 +12,11 @@ from .replies import NOT_FOUND_JSON, UNAUTHORIZED_JSON, Reply, json_reply, text_
 
 type AuthKind = Literal["open", "token", "digest", "garbled"]
 type Build = Callable[[PayloadBuilder, Profile, float, web.BaseRequest], Reply]
+type Write = Callable[[PayloadBuilder, float, "WriteRequest"], Reply]
+
+CRASH_OUTAGE_S = 60.0
+"""How long a gateway that crashed on a bad write resets every connection."""
+METHOD_NOT_ALLOWED_JSON = {"error": "405 - Method Not Allowed"}
 
 CHECK_JWT_PAGE = "<!DOCTYPE html><h2>Valid token.</h2>"
 # The Envoy-R web server's page for a path it does not know.
@@ -35,6 +40,13 @@ LATENCY_S: dict[str, tuple[float, float]] = {
     "/inventory.json": (2.0, 9.0),
     "/home.json": (2.0, 9.0),
     "/auth/check_jwt": (0.05, 0.2),
+    "/ivp/ensemble/inventory": (0.1, 0.6),
+    "/ivp/ensemble/secctrl": (0.05, 0.3),
+    "/ivp/ensemble/status": (0.1, 0.8),
+    "/ivp/ensemble/power": (0.05, 0.3),
+    "/ivp/ensemble/dry_contacts": (0.05, 0.3),
+    "/ivp/ss/dry_contact_settings": (0.05, 0.4),
+    "/admin/lib/tariff": (0.2, 1.5),
 }
 DEFAULT_LATENCY_S = (0.02, 0.1)
 # The only paths the HTML-only Envoy-R (fw 3.7) answers.
@@ -47,12 +59,32 @@ def _always(_gateway: Profile) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """A write (PUT or POST) as an endpoint sees it."""
+
+    method: str
+    body: Any
+    """The JSON body, or INVALID_BODY."""
+    overwrite_after: float | None = None
+    """The cloud pushes its own tariff back this many seconds after a tariff write."""
+
+
+INVALID_BODY = object()
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
-    """One endpoint: when it exists, how its body is built, whether fw < 7 wants digest."""
+    """One endpoint: when it exists, how its body is built, whether fw < 7 wants digest.
+
+    ``methods`` empty: every method gets the GET answer (as the old endpoints
+    do); otherwise other methods answer 405 and ``write`` handles the rest.
+    """
 
     build: Build
     available: Callable[[Profile], bool] = _always
     digest: bool = False
+    methods: frozenset[str] = frozenset()
+    write: Write | None = None
 
 
 def _info(b: PayloadBuilder, g: Profile, now: float, _r: web.BaseRequest) -> Reply:
@@ -131,6 +163,91 @@ def _check_jwt(
     return text_reply(CHECK_JWT_PAGE)
 
 
+def _inventory_ensemble(
+    b: PayloadBuilder, _g: Profile, now: float, _r: web.BaseRequest
+) -> Reply:
+    """Return /ivp/ensemble/inventory."""
+    return json_reply(b.ensemble.inventory(now), content_type=None)
+
+
+def _secctrl(b: PayloadBuilder, _g: Profile, now: float, _r: web.BaseRequest) -> Reply:
+    """Return /ivp/ensemble/secctrl."""
+    return json_reply(b.ensemble.secctrl(now), content_type=None)
+
+
+def _ensemble_status(
+    b: PayloadBuilder, _g: Profile, now: float, _r: web.BaseRequest
+) -> Reply:
+    """Return /ivp/ensemble/status."""
+    return json_reply(b.ensemble.status(now, b.restarted_at(now)), content_type=None)
+
+
+def _ensemble_power(
+    b: PayloadBuilder, _g: Profile, now: float, _r: web.BaseRequest
+) -> Reply:
+    """Return /ivp/ensemble/power."""
+    return json_reply(b.ensemble.power(now), content_type=None)
+
+
+def _tariff(b: PayloadBuilder, _g: Profile, now: float, _r: web.BaseRequest) -> Reply:
+    """Return /admin/lib/tariff."""
+    return json_reply(b.ensemble.tariff.document(now))
+
+
+def _put_tariff(b: PayloadBuilder, now: float, write: WriteRequest) -> Reply:
+    """Take a whole tariff document."""
+    if write.body is INVALID_BODY:
+        return json_reply({"error": "body must be JSON"}, status=400)
+    status, payload = b.ensemble.tariff.put(write.body, now, write.overwrite_after)
+    return json_reply(payload, status=status)
+
+
+def _dry_contacts(
+    b: PayloadBuilder, _g: Profile, now: float, _r: web.BaseRequest
+) -> Reply:
+    """Return /ivp/ensemble/dry_contacts."""
+    return json_reply(b.ensemble.dry_contacts(now), content_type=None)
+
+
+def _switch_relay(b: PayloadBuilder, now: float, write: WriteRequest) -> Reply:
+    """Switch a relay in manual mode."""
+    if write.body is INVALID_BODY:
+        return json_reply({"error": "body must be JSON"}, status=400)
+    outcome = b.ensemble.relays.write_status(write.body, now)
+    return json_reply(outcome.payload, status=outcome.status, content_type=None)
+
+
+def _relay_settings(
+    b: PayloadBuilder, _g: Profile, _now: float, _r: web.BaseRequest
+) -> Reply:
+    """Return /ivp/ss/dry_contact_settings."""
+    return json_reply(b.ensemble.dry_contact_settings(), content_type=None)
+
+
+def _write_relay_settings(b: PayloadBuilder, now: float, write: WriteRequest) -> Reply:
+    """Take one relay's whole settings record; a partial one crashes the gateway."""
+    if write.body is INVALID_BODY:
+        return json_reply({"error": "body must be JSON"}, status=400)
+    outcome = b.ensemble.relays.write_settings(write.body, now)
+    if outcome.crash:
+        reply = text_reply(
+            "<html><body><h1>500 Internal Server Error</h1></body></html>", status=500
+        )
+        reply.outage_s = CRASH_OUTAGE_S
+        return reply
+    return json_reply(outcome.payload, status=outcome.status, content_type=None)
+
+
+def _has_ensemble(gateway: Profile) -> bool:
+    """Return whether the gateway has IQ Batteries or a system controller (fw >= 7)."""
+    return gateway.has_ensemble
+
+
+def _has_relays(gateway: Profile) -> bool:
+    """Return whether the gateway's system controller has dry-contact relays."""
+    return gateway.has_ensemble and gateway.enpower and bool(gateway.relays)
+
+
 def _has_meters(gateway: Profile) -> bool:
     """Return whether the firmware serves /ivp/meters*."""
     return gateway.has_meters_endpoint
@@ -158,6 +275,31 @@ ROUTES: dict[str, Route] = {
     "/inventory.json": Route(_inventory),
     "/home.json": Route(_home),
     "/auth/check_jwt": Route(_check_jwt, _has_tokens),
+    "/ivp/ensemble/inventory": Route(
+        _inventory_ensemble, _has_ensemble, methods=frozenset({"GET"})
+    ),
+    "/ivp/ensemble/secctrl": Route(_secctrl, _has_ensemble, methods=frozenset({"GET"})),
+    "/ivp/ensemble/status": Route(
+        _ensemble_status, _has_ensemble, methods=frozenset({"GET"})
+    ),
+    "/ivp/ensemble/power": Route(
+        _ensemble_power, _has_ensemble, methods=frozenset({"GET"})
+    ),
+    "/admin/lib/tariff": Route(
+        _tariff, _has_ensemble, methods=frozenset({"GET", "PUT"}), write=_put_tariff
+    ),
+    "/ivp/ensemble/dry_contacts": Route(
+        _dry_contacts,
+        _has_relays,
+        methods=frozenset({"GET", "POST"}),
+        write=_switch_relay,
+    ),
+    "/ivp/ss/dry_contact_settings": Route(
+        _relay_settings,
+        _has_relays,
+        methods=frozenset({"GET", "POST"}),
+        write=_write_relay_settings,
+    ),
 }
 
 

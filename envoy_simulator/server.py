@@ -6,6 +6,7 @@ Requests go through pipeline.py (outages, faults, latency) and gatekeeper.py
 """
 
 import asyncio
+import math
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,7 +24,7 @@ from .control import SimulatorControl, serial_text
 from .faults import ANY_ENDPOINT, Fault, FaultBook, FaultKind, InjectContext
 from .gatekeeper import Gatekeeper
 from .listeners import ListenerSet
-from .model import SiteModel
+from .model import SiteCounters, SiteModel
 from .payloads import PayloadBuilder
 from .pipeline import Pipeline
 from .profiles import PROFILES, Profile, get_profile
@@ -46,14 +47,24 @@ class EnvoySimulator:
         cloud_port: int | None = 0,
         seed: int = 1,
         daily_outage: bool = False,
+        history_start: float | None = None,
     ) -> None:
-        """Prepare a gateway playing ``profile``; nothing listens until start()."""
+        """Prepare a gateway playing ``profile``; nothing listens until start().
+
+        Energy counters are pure functions of the clock and ``seed``, except
+        those of the grid and the battery, which are integrated from local
+        midnight of the first day read: simulators started on the same local
+        day agree on every counter. ``history_start`` (epoch) integrates those
+        from that instant instead, so simulators sharing it agree whenever they
+        start (start-up then grows with the time since).
+        """
         hardware = get_profile(profile) if isinstance(profile, str) else profile
         self._hardware = hardware
         self._gateway = hardware
         self._clock: Clock = clock if clock is not None else SystemClock()
         self.latency = latency
         self.daily_outage = daily_outage
+        self.history_start = history_start
         self.host = host
         self.seed = seed
         self.serial = hardware.serial
@@ -143,7 +154,12 @@ class EnvoySimulator:
     def model(self) -> SiteModel:
         """Return the site physics model (created on first use)."""
         if self._model is None:
-            self._model = SiteModel(self._hardware, self.seed, self.now())
+            self._model = SiteModel(
+                self._hardware,
+                self.seed,
+                self.now(),
+                history_start=self.history_start,
+            )
             self._builder = PayloadBuilder(self._model, self.serial)
         return self._model
 
@@ -421,6 +437,95 @@ class EnvoySimulator:
         if self._model is not None:
             self._model.profile = hardware
             self._model.sampler.profile = hardware
+
+    # -- batteries and the grid -----------------------------------------------
+
+    def set_grid(self, on: bool) -> None:
+        """Make the grid fail (False) or come back (True) now: the gateway stays up.
+
+        Off grid the batteries supply the house and take the solar it does not
+        use (curtailing the rest); the grid CTs read nothing. Only sites with
+        a system controller and batteries can run off grid.
+        """
+        if not isinstance(on, bool):
+            raise TypeError(f"on must be true or false, not {on!r}")
+        model = self.model
+        if not model.sampler.can_island:
+            raise ValueError(
+                f"profile {self.profile.name} has no system controller with batteries: "
+                "without the grid it would switch off"
+            )
+        now = self.now()
+        model.timeline.set_grid(now, on)
+        model.storage_changed(now)
+
+    def set_battery_mode(
+        self,
+        mode: str | None = None,
+        *,
+        reserve: float | None = None,
+        charge_from_grid: bool | None = None,
+        very_low: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the storage settings now (as Enlighten would); return the new tariff.
+
+        ``mode``: backup, self-consumption, savings-mode or economy;
+        ``reserve``: the reserve kept for outages (%); ``very_low``: the floor
+        off grid (%). The battery follows at once.
+        """
+        if not self.model.sampler.has_battery:
+            raise ValueError(f"profile {self.profile.name} has no battery")
+        if charge_from_grid is not None and not isinstance(charge_from_grid, bool):
+            raise TypeError("charge_from_grid must be true or false")
+        result: dict[str, Any] = self.builder.ensemble.tariff.change(
+            self.now(),
+            mode=mode,
+            reserve_pct=reserve,
+            very_low_pct=very_low,
+            charge_from_grid=charge_from_grid,
+        )
+        return result
+
+    def true_battery_energy(self) -> dict[str, Any]:
+        """Return the battery's true lifetime charge and discharge (Wh) and its charge now.
+
+        These are the integrals of the battery's power, whether or not a
+        storage CT measures them (where one does, its counters are these).
+        """
+        state = self.model.battery(self.now())
+        if state is None:
+            raise ValueError(f"profile {self.profile.name} has no battery")
+        return {
+            "charged_wh": state.charged_wh,
+            "discharged_wh": state.discharged_wh,
+            "stored_wh": state.stored_wh,
+            "percent_full": state.percent_full,
+            "power_w": state.power_w,
+            "state": state.state,
+            "mode": state.settings.mode,
+            "reserve_pct": state.settings.reserve_pct,
+            "charge_from_grid": state.settings.charge_from_grid,
+            "grid_on": state.grid_on,
+        }
+
+    def hourly_history(self, hours: int = 168) -> list[SiteCounters]:
+        """Return the site's lifetime counters at the start of each of the last ``hours`` hours.
+
+        Oldest first; the last entry is the start of the current hour. The
+        values come from the live counters' own model, so they lead on into
+        what the gateway reports now. At most nine days back.
+        """
+        if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
+            raise ValueError(f"hours must be a positive whole number, not {hours!r}")
+        model = self.model
+        now = self.now()
+        current = math.floor(now / 3600.0) * 3600.0
+        first = current - (hours - 1) * 3600.0
+        model.ledger.value(0, now)
+        if first < model.ledger.coarse_start:
+            most = int((current - model.ledger.coarse_start) // 3600.0) + 1
+            raise ValueError(f"at most {most} hours of history are kept")
+        return [model.site_counters(first + 3600.0 * n) for n in range(hours)]
 
     # -- statistics ---------------------------------------------------------
 

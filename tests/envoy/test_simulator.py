@@ -54,6 +54,16 @@ class Expected:
 
 BASIC = frozenset({Endpoint.INFO, Endpoint.API_PRODUCTION, Endpoint.API_INVERTERS})
 CT = BASIC | {Endpoint.METERS, Endpoint.METER_READINGS}
+ENSEMBLE = frozenset(
+    {
+        Endpoint.ENSEMBLE_INVENTORY,
+        Endpoint.ENSEMBLE_STATUS,
+        Endpoint.ENSEMBLE_POWER,
+        Endpoint.TARIFF,
+        Endpoint.DRY_CONTACTS,
+        Endpoint.DRY_CONTACT_SETTINGS,
+    }
+)
 
 EXPECTED = [
     Expected(
@@ -66,7 +76,7 @@ EXPECTED = [
     ),
     Expected(
         "metered_three_phase_storage", "https", "8.2.4345", True, token_auth,
-        ProductionSource.CT, CT | {Endpoint.DEVICE_DATA},
+        ProductionSource.CT, CT | {Endpoint.DEVICE_DATA} | ENSEMBLE,
         ("production", "net-consumption", "storage"), 3, 50, 31, 30, 0, 1,
     ),
     Expected(
@@ -88,6 +98,21 @@ EXPECTED = [
     Expected(
         "envoy_r_legacy", "http", "3.9.36", None, digest_auth,
         ProductionSource.API_PRODUCTION, BASIC, (), 0, None, 12, 0, 2,
+    ),
+    Expected(
+        "iq_battery_storage_ct", "https", "8.2.4286", True, token_auth,
+        ProductionSource.CT, CT | {Endpoint.DEVICE_DATA} | ENSEMBLE,
+        ("production", "net-consumption", "storage"), 2, 50, 26, 26, 0,
+    ),
+    Expected(
+        "iq_battery_no_ct", "https", "8.2.4286", True, token_auth,
+        ProductionSource.CT, CT | {Endpoint.DEVICE_DATA} | ENSEMBLE,
+        ("production", "net-consumption"), 2, 50, 26, 26, 0,
+    ),
+    Expected(
+        "off_grid_event", "https", "8.2.4286", True, token_auth,
+        ProductionSource.CT, CT | {Endpoint.DEVICE_DATA} | ENSEMBLE,
+        ("production", "net-consumption", "storage"), 2, 50, 24, 24, 0,
     ),
 ]  # fmt: skip
 
@@ -121,10 +146,8 @@ NOT_YET_COVERED = frozenset(
         "iq_meter_collar",
         "meters_missing_with_ct",
         "mod_gone_everywhere",
-        "iq_battery_storage_ct",
-        "iq_battery_no_ct",
+        # The client counts the AC Batteries (devType 11) among the inverters.
         "acb_only",
-        "off_grid_event",
     }
 )
 

@@ -253,7 +253,7 @@ async def test_unknown_path_is_404_json(
     make_sim: SimulatorFactory, session: aiohttp.ClientSession
 ) -> None:
     sim = await make_sim("metered_three_phase_storage")
-    answer = await fetch(session, sim, "/ivp/ensemble/inventory")
+    answer = await fetch(session, sim, "/ivp/ensemble/nothing_here")
     assert answer.status == 404
     assert answer.json() == {"error": "404 - Not Found"}
 
