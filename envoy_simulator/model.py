@@ -23,7 +23,7 @@ from .battery import (
 )
 from .curves import DayInfo, LocalCalendar, SiteCurves
 from .fleet import FleetEpoch, FleetSchedule, Span, grid_after, span_pieces
-from .ledger import STEP_S, Ledger
+from .ledger import COARSE_STEP_S, STEP_S, Ledger
 from .noise import smooth_noise, stream_key, unit
 from .profiles import MeasurementType, Profile
 
@@ -205,7 +205,11 @@ class SiteSampler:
         self.capacity_wh = profile.battery_capacity_wh
         self.max_power_w = profile.battery_max_w
         self.initial_stored_wh = self.capacity_wh * _INITIAL_CHARGE
-        self._stored_wh = self.initial_stored_wh
+        # The controller's state: the charge half a step past the last sample,
+        # with the step before it. Reported charge sits half a step earlier so it
+        # is exactly the trapezoid integral the CT counters are.
+        self._ahead_wh = self.initial_stored_wh
+        self._step_before_s = 0.0
 
     @property
     def width(self) -> int:
@@ -223,17 +227,15 @@ class SiteSampler:
 
     def reset(self) -> None:
         """Restart the battery from its initial charge."""
-        self._stored_wh = self.initial_stored_wh
+        self._ahead_wh = self.initial_stored_wh
+        self._step_before_s = 0.0
 
     def restore(self, powers: Sequence[float], dt: float) -> None:
         """Put the battery where sampling ``powers`` and stepping ``dt`` left it."""
         if self.has_battery:
-            self._stored_wh = (
-                powers[self.stored]
-                + (powers[self.charge] * BATTERY_EFFICIENCY - powers[self.discharge])
-                * dt
-                / 3600.0
-            )
+            net = powers[self.charge] * BATTERY_EFFICIENCY - powers[self.discharge]
+            self._ahead_wh = powers[self.stored] + net * dt / 7200.0
+            self._step_before_s = dt
 
     def sample(self, t: float, dt: float) -> list[float]:
         """Return every quantity's power at ``t`` and step the battery by ``dt``."""
@@ -291,20 +293,28 @@ class SiteSampler:
         dt: float,
         values: list[float],
     ) -> BatteryStep:
-        """Let the battery answer ``surplus_w`` and record its powers in ``values``."""
-        values[self.stored] = self._stored_wh
+        """Let the battery answer ``surplus_w`` and record its powers in ``values``.
+
+        The power chosen now holds for half the step before and half the step
+        after this point (that is what trapezoid integration gives it), so the
+        limits apply over that span and the charge is never out of bounds.
+        """
+        before = self._step_before_s
         step = step_battery(
-            stored_wh=self._stored_wh,
+            stored_wh=self._ahead_wh,
             capacity_wh=self.capacity_wh,
             max_power_w=self.max_power_w,
             surplus_w=surplus_w,
             settings=settings,
             grid_on=grid_on,
-            dt=dt,
+            dt=(before + dt) / 2,
         )
+        net = step.charge_w * BATTERY_EFFICIENCY - step.discharge_w
+        values[self.stored] = self._ahead_wh + net * before / 7200.0
         values[self.charge] = step.charge_w
         values[self.discharge] = step.discharge_w
-        self._stored_wh = step.stored_after_wh
+        self._ahead_wh = step.stored_after_wh
+        self._step_before_s = dt
         return step
 
 
@@ -813,6 +823,8 @@ class SiteModel:
         power for joules.
         """
         produced = self._produced
+        if lo is not None and lo >= hi:
+            return 0.0
         if spans is None:
             if lo is None:
                 return produced(hi)
@@ -842,7 +854,10 @@ class SiteModel:
         return 0.0 if total is None else total
 
     def true_lifetime_joules(self, spec: InverterSpec, t: float) -> float:
-        """Return the inverter's unwrapped lifetime production at ``t`` (J)."""
+        """Return the inverter's unwrapped lifetime production at ``t`` (J).
+
+        One installed after ``t`` (a later replacement) has made nothing yet.
+        """
         produced = spec.peak_w * self._solar(
             self._spans.get(spec.index), spec.installed_epoch, t
         )
@@ -1040,7 +1055,29 @@ class SiteModel:
         ledger = self.ledger
         discharge = ledger.power(sampler.discharge, t)
         charge = ledger.power(sampler.charge, t)
-        stored = ledger.power(sampler.stored, t)
+        # Sampled charge is exact on the grid; in between, add the integrals.
+        if t < ledger.origin:
+            point = (
+                ledger.coarse_start
+                + math.floor((t - ledger.coarse_start) / COARSE_STEP_S) * COARSE_STEP_S
+            )
+        else:
+            point = math.floor(t / STEP_S) * STEP_S
+        stored = (
+            ledger.power(sampler.stored, point)
+            + (
+                BATTERY_EFFICIENCY
+                * (
+                    ledger.value(sampler.charge, t)
+                    - ledger.value(sampler.charge, point)
+                )
+                - (
+                    ledger.value(sampler.discharge, t)
+                    - ledger.value(sampler.discharge, point)
+                )
+            )
+            / 3600.0
+        )
         if charge > 5.0:
             state = "charging"
         elif discharge > 5.0:

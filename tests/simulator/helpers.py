@@ -35,8 +35,9 @@ async def fetch(
     scheme: str | None = None,
     method: str = "GET",
     headers: dict[str, str] | None = None,
+    json_body: Any = None,
 ) -> Answer:
-    """Request ``path`` the way a client of this firmware would."""
+    """Request ``path`` the way a client of this firmware would (``json_body``: send it)."""
     secure = sim.profile.web_tokens
     scheme = scheme or ("https" if secure else "http")
     request_headers = dict(headers or {})
@@ -53,6 +54,7 @@ async def fetch(
         headers=request_headers,
         middlewares=middlewares,
         allow_redirects=False,
+        json=json_body,
     ) as response:
         return Answer(response.status, response.headers, await response.read())
 
@@ -162,3 +164,97 @@ LINE_KEYS = {
 }
 EIM_KEYS = LINE_KEYS | {"type", "activeCount", "measurementType", "readingTime"}
 ACB_KEYS = {"type", "activeCount", "readingTime", "wNow", "whNow", "state"}
+ENCHARGE_KEYS = {
+    "part_num",
+    "serial_num",
+    "installed",
+    "device_status",
+    "last_rpt_date",
+    "admin_state",
+    "admin_state_str",
+    "img_pnum_running",
+    "operating",
+    "communicating",
+    "sleep_enabled",
+    "percentFull",
+    "temperature",
+    "maxCellTemp",
+    "led_status",
+    "dc_switch_off",
+    "encharge_capacity",
+    "phase",
+    "reported_enc_grid_state",
+}
+ENPOWER_KEYS = {
+    "part_num",
+    "serial_num",
+    "installed",
+    "device_status",
+    "last_rpt_date",
+    "admin_state",
+    "admin_state_str",
+    "img_pnum_running",
+    "communicating",
+    "temperature",
+    "mains_admin_state",
+    "mains_oper_state",
+    "Enpwr_grid_mode",
+    "Enchg_grid_mode",
+    "Enpwr_relay_state_bm",
+    "Enpwr_curr_state_id",
+}
+SECCTRL_KEYS = {
+    "agg_soc",
+    "Max_energy",
+    "ENC_agg_soc",
+    "ENC_agg_soh",
+    "ENC_agg_avail_energy",
+    "ENC_agg_backup_energy",
+    "ACB_agg_soc",
+    "ACB_agg_energy",
+    "configured_backup_soc",
+    "adjusted_backup_soc",
+    "freq_bias_hz",
+    "voltage_bias_v",
+    "freq_bias_hz_q8",
+    "voltage_bias_v_q5",
+    "shutdown",
+}
+ENSEMBLE_POWER_KEYS = {"serial_num", "real_power_mw", "apparent_power_mva", "soc"}
+STORAGE_SETTINGS_KEYS = {
+    "mode",
+    "operation_mode_sub_type",
+    "reserved_soc",
+    "very_low_soc",
+    "charge_from_grid",
+    "date",
+    "opt_schedules",
+}
+RELAY_SETTINGS_KEYS = {
+    "id",
+    "type",
+    "grid_action",
+    "micro_grid_action",
+    "gen_action",
+    "override",
+    "load_name",
+    "mode",
+    "soc_low",
+    "soc_high",
+    "priority",
+    "manual_override",
+    "blocked",
+    "essential_start_time",
+    "essential_end_time",
+    "black_s_start",
+}
+ACB_ENTRY_KEYS = ACB_KEYS | {"percentFull"}
+ENSEMBLE_PATHS = (
+    "/ivp/ensemble/inventory",
+    "/ivp/ensemble/secctrl",
+    "/ivp/ensemble/status",
+    "/ivp/ensemble/power",
+    "/admin/lib/tariff",
+    "/ivp/ensemble/dry_contacts",
+    "/ivp/ss/dry_contact_settings",
+)
