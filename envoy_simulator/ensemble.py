@@ -150,15 +150,17 @@ class TariffStore:
     ) -> tuple[int, Json]:
         """Take a written tariff; return the status and answer.
 
-        Only a whole document is taken (every key the stored one has, and the
-        whole storage_settings object). ``overwrite_after``: the cloud pushes
-        back the storage settings this many seconds later.
+        Only a whole document is taken (every key the stored one has, in the
+        document, in its tariff and in its storage_settings). ``overwrite_after``:
+        the cloud pushes back the storage settings this many seconds later.
         """
         current = self.document(t)
         if not isinstance(body, dict) or not set(current) <= set(body):
             return 400, INCOMPLETE_TARIFF
         tariff = body.get("tariff")
-        storage = tariff.get("storage_settings") if isinstance(tariff, dict) else None
+        if not isinstance(tariff, dict) or not set(current["tariff"]) <= set(tariff):
+            return 400, INCOMPLETE_TARIFF
+        storage = tariff.get("storage_settings")
         known = current["tariff"]["storage_settings"]
         if not isinstance(storage, dict) or not set(known) <= set(storage):
             return 400, INCOMPLETE_TARIFF
