@@ -64,6 +64,8 @@ class ClientSettings:
     """The tiers ride out a failed poll; one quick retry covers a dropped
     keep-alive connection."""
     retry_backoff_s: float = 0.5
+    deadline_s: float | None = None
+    """Overall limit of one request; None: the client's default."""
 
 
 CLIENT_SETTINGS: HassKey[ClientSettings] = HassKey(f"{DOMAIN}_client_settings")
@@ -87,6 +89,7 @@ def gateway_client(hass: HomeAssistant, host: str) -> Envoy:
         session=async_create_clientsession(hass, verify_ssl=False),
         max_retries=settings.retries,
         retry_backoff=settings.retry_backoff_s,
+        deadline=settings.deadline_s,
     )
 
 

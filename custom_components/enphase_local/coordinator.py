@@ -478,7 +478,20 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
     @callback
     def async_recompute(self) -> None:
         """Combine the tiers' latest data into the site flows."""
-        self.async_set_updated_data(build_site(self.runtime, dt_util.now().date()))
+        previous = self.data
+        data = build_site(self.runtime, dt_util.now().date())
+        self.async_set_updated_data(data)
+        if (
+            previous is not None
+            and previous.production_from_ct
+            and not data.production_from_ct
+        ):
+            # The production CT went away: read the other source now rather
+            # than at the production tier's next poll.
+            production = self.runtime.tiers.production
+            self.hass.async_create_task(
+                production.async_request_refresh(), eager_start=False
+            )
 
     @override
     async def _async_update_data(self) -> SiteData:

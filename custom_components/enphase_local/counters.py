@@ -151,8 +151,8 @@ class LifetimeTracker:
 
     @property
     def held(self) -> bool:
-        """Return True while a drop or jump is being doubted."""
-        return self.pending_kind in ("drop", "jump")
+        """Return True while a drop, a zero or a jump is being doubted."""
+        return self.zero_seen or self.pending_kind in ("drop", "jump")
 
     def _allowed_rise(self, now: float) -> float:
         """Return the largest believable rise since the counter last moved."""
