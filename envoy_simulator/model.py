@@ -1135,10 +1135,13 @@ class SiteModel:
         if load_kind is not None:
             consumption = self.ct_meter(load_kind, t).total.delivered_wh
         else:
-            # What the house used: solar plus grid import less export plus
+            # What the house used, as the gateway adds it up: production (less
+            # the inverters' standby draw) plus grid import less export plus
             # what the battery gave less what it took.
+            made = self.ct_meter("production", t).total
             consumption = (
-                self._fleet_solar(None, None, t) / 3600.0
+                made.delivered_wh
+                - made.received_wh
                 + grid.delivered_wh
                 - grid.received_wh
                 + (discharged or 0.0)

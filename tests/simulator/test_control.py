@@ -1,12 +1,14 @@
 """Request statistics, latency and the HTTP control API under /_sim."""
 
 import asyncio
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
-from envoy_simulator import EnvoySimulator, FakeClock
+from envoy_simulator import EnvoySimulator, FakeClock, ShiftedClock
 
 from .conftest import SimulatorFactory
 from .helpers import fetch
@@ -186,6 +188,32 @@ def test_fake_clock() -> None:
     assert clock.set(50) == 50.0
     with pytest.raises(ValueError, match="forward"):
         clock.advance(-1)
+
+
+def test_shifted_clock_runs_in_real_time_from_a_chosen_local_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time  # noqa: PLC0415
+
+    real = 1764680000.0  # 2025-12-02 12:53:20 UTC
+    monkeypatch.setattr(time, "time", lambda: real)
+    clock = ShiftedClock.local_time("Europe/Amsterdam", 6, 45)
+    assert (
+        clock()
+        == datetime(2025, 12, 2, 6, 45, tzinfo=ZoneInfo("Europe/Amsterdam")).timestamp()
+    )
+    monkeypatch.setattr(time, "time", lambda: real + 90.5)
+    assert (
+        clock()
+        == datetime(
+            2025, 12, 2, 6, 46, 30, 500000, tzinfo=ZoneInfo("Europe/Amsterdam")
+        ).timestamp()
+    )
+    assert repr(ShiftedClock(-3600.0)) == "ShiftedClock(-3600.0)"
+    with pytest.raises(ValueError, match="no such time of day: 24:00"):
+        ShiftedClock.local_time("Europe/Amsterdam", 24, 0)
+    sim = EnvoySimulator("metered_split", clock=clock)
+    assert sim.now() == clock()
 
 
 async def test_address_and_urls(make_sim: SimulatorFactory) -> None:
