@@ -1,9 +1,11 @@
 """Run the simulator from the command line.
 
 ``python -m envoy_simulator --profile NAME`` plays a simulated site (see
-``--list-profiles``); ``python -m envoy_simulator --replay DIR`` serves a
-directory of captured answers instead (see envoy_simulator.replay, which also
-converts a diagnostics download into such a directory).
+``--list-profiles``); ``--time HH:MM`` starts it at that local time of the
+site and ``--history-start WHEN`` makes restarts continue every counter;
+``python -m envoy_simulator --replay DIR`` serves a directory of captured
+answers instead (see envoy_simulator.replay, which also converts a
+diagnostics download into such a directory).
 """
 
 import argparse
@@ -169,6 +171,15 @@ def describe(sim: EnvoySimulator) -> str:
                 "              mfa@example.com / correct-horse-battery (multi-factor)",
             )
         )
+    if profile.batteries:
+        units = profile.batteries
+        storage = f"{len(units)} x {units[0].name}, {profile.battery_capacity_wh / 1000:.1f} kWh"
+        if profile.enpower:
+            storage += f", system controller with {len(profile.relays)} dry contacts"
+        if profile.off_grid_daily is not None:
+            (start_h, start_m), (end_h, end_m) = profile.off_grid_daily
+            storage += f"; the grid fails daily {start_h:02d}:{start_m:02d}-{end_h:02d}:{end_m:02d}"
+        lines.append(f"  batteries: {storage}")
     if profile.web_tokens:
         lines.append(f"  owner token (valid 1 year): {sim.mint_token()}")
     else:

@@ -19,7 +19,7 @@ import math
 from zoneinfo import ZoneInfo
 
 from .ledger import STEP_S
-from .noise import smooth_noise, stream_key, unit
+from .noise import stream_key, unit
 from .profiles import Profile
 
 SUNRISE_HOUR = 6
@@ -348,15 +348,6 @@ class SiteCurves:
         )
 
     # -- solar ----------------------------------------------------------------
-
-    def raw_solar(self, t: float, day: DayInfo) -> float:
-        """Return the unscaled solar fraction at ``t`` (outside the scaled days)."""
-        if t <= day.sunrise or t >= day.sunset:
-            return 0.0
-        progress = (t - day.sunrise) / (day.sunset - day.sunrise)
-        bell = float(math.sin(math.pi * progress) ** 1.3)
-        noise = smooth_noise(self._cloud_key, t / CLOUD_KNOT_S)
-        return day.amplitude * bell * cloud_factor(day.clearness, noise)
 
     def coarse_powers(self, t: float, day: DayInfo) -> tuple[float, list[float]]:
         """Return a typical solar fraction and phase loads at ``t`` (no clouds, no appliances).

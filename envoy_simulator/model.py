@@ -39,6 +39,10 @@ _EVSE_HISTORY_W = 150.0
 _EVSE_USED_S = 120 * 86400.0
 _INVERTER_EFFICIENCY = 0.965
 _INITIAL_CHARGE = 0.5
+# For the grid and battery flows before the ledger's history: the share of a
+# day's load used while the sun is down, and the share imported by day anyway.
+_NIGHT_LOAD_SHARE = 0.45
+_DAYTIME_IMPORT_SHARE = 0.05
 _DEVICE_ID_BASE = 553648384
 _CHANNEL_EID_BASE = 1627390225
 _CT_CHANNEL_EID_BASE = 1778385169
@@ -216,11 +220,6 @@ class SiteSampler:
         """Return how many quantities a sample holds."""
         return self._width
 
-    @property
-    def has_net(self) -> bool:
-        """Return whether grid import and export are integrated (any site with loads)."""
-        return self.has_loads
-
     def set_schedule(self, schedule: FleetSchedule) -> None:
         """Take the array's peak power and phase split over time from ``schedule``."""
         self.schedule = schedule
@@ -369,6 +368,10 @@ class SiteModel:
         self.ledger = Ledger(self.sampler, start, origin_for=self.anchor)
         self.wrap_offsets_j: dict[int, float] = {}
         self._max_cache: dict[int, tuple[float, float, float]] = {}
+        self._bases: (
+            tuple[float, tuple[list[tuple[float, float]], list[tuple[float, float]]]]
+            | None
+        ) = None
         # Production integrals read again and again (report windows share ends);
         # only curtailment off grid ever changes them, and then this is cleared.
         self._produced_memo: dict[float, float] = {}
@@ -712,18 +715,72 @@ class SiteModel:
     def _ledger_bases(self, kind: MeasurementType, phase: int) -> tuple[float, float]:
         """Return a ledger-integrated CT phase's lifetime energy at the ledger's origin (W*s).
 
-        Before the ledger's history the flow is taken at its long-run average.
+        ``net-consumption``: (import, export); ``storage``: (discharge, charge).
+        """
+        origin = self.ledger.origin
+        cached = self._bases
+        if cached is None or cached[0] != origin:
+            cached = (origin, self._estimate_bases(origin))
+            self._bases = cached
+        net, storage = cached[1]
+        return storage[phase] if kind == "storage" else net[phase]
+
+    def _estimate_bases(
+        self, origin: float
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """Estimate what the grid and battery flows added up to before ``origin``.
+
+        The ledger integrates them from its origin only (they depend on the
+        battery's history), so their lifetimes before it are day-by-day
+        estimates from each day's sun and load. Import less export is made
+        exact (the house's load less solar less the battery), so consumption
+        counted from the CTs is the same whenever a simulator started.
         """
         profile = self.profile
-        age_s = self.ledger.origin - profile.installed_epoch
-        if kind == "storage":
-            # A battery cycles about half its capacity a day.
-            discharge = 0.5 * profile.battery_capacity_wh / 24.0 / profile.phase_count
-            return discharge * age_s, discharge / BATTERY_EFFICIENCY * age_s
-        weight = self.sampler.load_weights[phase]
-        solar = self.production_shares[phase] * self.peak_total_w * _CAPACITY_FACTOR
-        load = weight * (profile.base_load_w + 0.3 * profile.variable_load_w)
-        return load * 0.6 * age_s, solar * 0.5 * age_s
+        curves = self.curves
+        phases = profile.phase_count
+        day = self.calendar.day(origin)
+        imported = discharged = 0.0
+        for ordinal in range(curves.first_ordinal, day.ordinal):
+            day_import, day_discharge = self._daily_flows(ordinal)
+            imported += day_import
+            discharged += day_discharge
+        part = (origin - day.midnight) / (day.next_midnight - day.midnight)
+        day_import, day_discharge = self._daily_flows(day.ordinal)
+        imported += part * day_import
+        discharged += part * day_discharge
+        charged = discharged / BATTERY_EFFICIENCY
+        storage = [(discharged / phases, charged / phases)] * phases
+        net = []
+        for phase in range(phases):
+            phase_import = self.sampler.load_weights[phase] * imported
+            balance = (
+                curves.load_value(phase, origin)
+                - self._fleet_solar(phase, None, origin)
+                - (discharged - charged) / phases
+            )
+            net.append((phase_import, max(0.0, phase_import - balance)))
+        return net, storage
+
+    def _daily_flows(self, ordinal: int) -> tuple[float, float]:
+        """Return a day's estimated grid import and battery discharge, site totals (J)."""
+        profile = self.profile
+        curves = self.curves
+        solar = self.peak_total_w * curves.solar_target(ordinal)
+        load = sum(curves.load_target(p, ordinal) for p in range(profile.phase_count))
+        # Night takes a good share of the load; a battery shifts what it can of
+        # the day's surplus into it.
+        night = _NIGHT_LOAD_SHARE * load
+        discharge = 0.0
+        if self.sampler.has_battery:
+            usable = (
+                profile.battery_capacity_wh
+                * 3600.0
+                * (1.0 - profile.storage.reserve_pct / 100.0)
+            )
+            surplus = max(0.0, solar - (load - night))
+            discharge = min(usable, night, BATTERY_EFFICIENCY * surplus)
+        return night - discharge + _DAYTIME_IMPORT_SHARE * load, discharge
 
     def ct_phase(self, kind: MeasurementType, phase: int, t: float) -> CtValues:
         """Return one CT phase's values at ``t``."""

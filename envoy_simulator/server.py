@@ -2,7 +2,9 @@
 
 Requests go through pipeline.py (outages, faults, latency) and gatekeeper.py
 (auth) to the endpoint routing in routes.py; sockets live in listeners.py, the
-/_sim control API in control.py and the fault kinds in faults.py.
+/_sim control API in control.py and the fault kinds in faults.py. The site's
+physics is model.py (sun and load in curves.py, batteries in battery.py), the
+system controller's state (tariff, relays) ensemble.py.
 """
 
 import asyncio
