@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHEN",
         help="integrate the grid and battery counters from this instant (epoch "
         "seconds or ISO date/time) so restarts continue them exactly; "
+        "start-up takes about 0.15 s per day since; "
         "default: local midnight of the start day",
     )
     return parser

@@ -1,13 +1,21 @@
 """Site physics: sun, loads, battery, CT meters and microinverters over time.
 
 Everything is a pure function of the seed, the simulator clock and the site
-changes made at run time (see fleet.py and battery.py). Sun and household load
-come from curves.py, whose energy integrals do not depend on when a simulator
-started; the flows that depend on the battery's state (grid import and export,
-charge and discharge) are integrated by a Ledger anchored at local midnight (or
-at a given history start), so simulators started the same day (or sharing the
-history start) agree on every counter. Every energy counter is the integral of
-its power, so a client can check energy against power.
+changes made at run time (see fleet.py and battery.py), and every energy
+counter is the integral of its power, so a client can check energy against
+power. What a simulator started later (a restart) reports:
+
+- Sun and household load come from curves.py, whose integrals do not depend
+  on when a simulator started: production (CT, inverters, /api/v1/production,
+  production.json), load CTs and the consumption the gateway adds up are the
+  same whenever it started.
+- The flows that depend on the battery's state (grid import and export,
+  charge and discharge, the charge itself) are integrated by a Ledger from an
+  origin: local midnight of the day first read, or a given history start.
+  Simulators sharing the origin (started the same local day, or given the same
+  history start) agree on every counter. Before the origin these flows are
+  day-by-day estimates (with import less export exact), so a simulator started
+  days later continues them within about a kilowatt-hour per day of the gap.
 """
 
 from collections.abc import Sequence
