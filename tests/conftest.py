@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 # Importing this repository's namespace package first (pytest puts the
 # repository root on sys.path, see pyproject.toml) pins the loader to it.
 import custom_components
+from custom_components.enphase_local import PLATFORMS
 from custom_components.enphase_local.connection import (
     CLIENT_SETTINGS,
     CLOUD_ENDPOINTS,
@@ -105,7 +106,7 @@ def config_entry(
 @pytest.fixture
 def platforms() -> list[Platform]:
     """Return the platforms to load (override to snapshot one at a time)."""
-    return [Platform.BINARY_SENSOR, Platform.SENSOR]
+    return list(PLATFORMS)
 
 
 @pytest.fixture

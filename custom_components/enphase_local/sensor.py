@@ -358,7 +358,9 @@ class ControllerTemperatureSensor(EnphaseLocalEntity[InventoryTier], SensorEntit
             (c for c in self.coordinator.data.controllers if c.serial == self._serial),
             None,
         )
-        return None if controller is None else controller.temperature_f
+        if controller is None or controller.temperature_f is None:
+            return None
+        return round((controller.temperature_f - 32) * 5 / 9, 1)
 
 
 def _battery_sensors(

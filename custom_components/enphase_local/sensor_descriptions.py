@@ -831,9 +831,9 @@ CONTROLLER_TEMPERATURE = SensorEntityDescription(
     key="temperature",
     translation_key="temperature",
     device_class=SensorDeviceClass.TEMPERATURE,
-    # The system controller reports Fahrenheit; Home Assistant shows the
-    # user's unit.
-    native_unit_of_measurement=UnitOfTemperature.FAHRENHEIT,
+    # Reported in Fahrenheit (batteries report Celsius): converted to Celsius
+    # at the gateway's resolution; Home Assistant shows the user's unit.
+    native_unit_of_measurement=UnitOfTemperature.CELSIUS,
     state_class=SensorStateClass.MEASUREMENT,
     suggested_display_precision=0,
     entity_category=EntityCategory.DIAGNOSTIC,

@@ -502,8 +502,10 @@ class Envoy(SessionOwner):
                     # its answer must not hold the lock (and every tier) forever.
                     async with (
                         scope,
-                        session.get(
+                        session.request(
+                            method,
                             f"{base_url}{path}",
+                            json=json_body,
                             headers=headers,
                             ssl=_GATEWAY_SSL_CONTEXT,
                             allow_redirects=False,
