@@ -215,10 +215,10 @@ async def test_one_zero_glitch_logs_one_line_and_its_recovery(
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Dozens of counters reading 0 at once: one warning, one recovery line."""
-    simulator.inject("/ivp/meters/readings", "zero_glitch", count=2)
+    """Every counter reading 0 for over a minute: one warning, one recovery line."""
+    simulator.inject("/ivp/meters/readings", "zero_glitch", count=8)
 
-    await advance(hass, freezer, 60)
+    await advance(hass, freezer, 180)
 
     warnings = _energy_warnings(caplog)
     assert len(warnings) == 1

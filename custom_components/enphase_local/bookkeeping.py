@@ -256,10 +256,11 @@ class EnergyKeeper:
         *,
         wraps: bool = False,
         max_power_w: float = CT_MAX_POWER_W,
+        now: float | None = None,
     ) -> float | None:
         """Guard one raw lifetime counter; return its total."""
         tracker = self.book.lifetime(key, wraps=wraps, max_power_w=max_power_w)
-        event = tracker.update(raw, time.time())
+        event = tracker.update(raw, time.time() if now is None else now)
         self.log.record(tier, key, event, raw, held=tracker.held)
         if event in _SAVE_NOW_EVENTS:
             self.save_soon()

@@ -314,6 +314,7 @@ class LiveTier(EnphaseLocalCoordinator[LiveData]):
             await self.envoy.meter_readings(),
             wanted=set(self.async_contexts()),
             previous=self.data,
+            now=dt_util.utcnow().timestamp(),
         )
         if (
             meters_tier is not None

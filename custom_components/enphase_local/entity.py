@@ -177,6 +177,9 @@ class EnphaseLocalEntity[CoordinatorT: DataUpdateCoordinator[Any]](
 
     _attr_has_entity_name = True
     _written: tuple[object, ...] | None = None
+    _shown_attribute = "state"
+    """What tells a change, cheaper than the formatted state: the native value
+    (sensors, numbers), ``is_on`` (binary sensors, switches), the option."""
 
     def __init__(
         self,
@@ -195,6 +198,11 @@ class EnphaseLocalEntity[CoordinatorT: DataUpdateCoordinator[Any]](
         or guarded for them.
         """
         super().__init__(coordinator, context)
+        self._shown_attribute = next(
+            name
+            for name in ("native_value", "is_on", "current_option", "state")
+            if hasattr(type(self), name)
+        )
         self.entity_description = description
         self._attr_unique_id = unique_id
         self._attr_device_info = device_info or DeviceInfo(
@@ -212,7 +220,11 @@ class EnphaseLocalEntity[CoordinatorT: DataUpdateCoordinator[Any]](
         """Return what a state write would show: availability, state, attributes."""
         if not self.available:
             return (False,)
-        return (True, self.state, self.extra_state_attributes)
+        return (
+            True,
+            getattr(self, self._shown_attribute),
+            self.extra_state_attributes,
+        )
 
     @callback
     @override

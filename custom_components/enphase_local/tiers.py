@@ -9,6 +9,7 @@ changes nothing notifies nobody.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+import time
 from typing import TYPE_CHECKING
 
 from .bookkeeping import EnergyKeeper
@@ -57,6 +58,8 @@ _SITE_ROLES = (
     MeasurementType.STORAGE,
 )
 INVERTER_DETAIL_SUM = "inverter_detail_sum"
+COUNTER_INTERVAL_S = 55.0
+"""CT counters are guarded about once a minute (the live tier polls faster)."""
 """Production source: the sum of every inverter's guarded lifetime counter."""
 
 
@@ -87,6 +90,8 @@ class LiveData:
     """Eids the gateway listed this time: a change means a CT changed."""
     fresh: bool = True
     """False once several polls in a row failed: powers are stale."""
+    guarded_at: float = 0.0
+    """When the counters were last guarded (epoch seconds)."""
 
 
 _READING_COUNTERS = {
@@ -126,17 +131,36 @@ def read_live(
     *,
     wanted: Iterable[object],
     previous: LiveData | None,
+    now: float,
 ) -> LiveData:
-    """Match one poll's readings and guard the counters someone uses."""
+    """Match one poll's readings and guard the counters someone uses.
+
+    Counters are guarded once a minute (or when a new one is wanted): power
+    moves every poll, but energy for statistics gains nothing from a total
+    rewritten every few seconds, and each guard and state write costs.
+    """
     readings = match_meter_readings(list(meters.values()), raw_readings)
     refs = {ref for ref in wanted if isinstance(ref, CtRef)}
     refs.update(site_counter_refs(meters))
+    due = (
+        previous is None
+        or now - previous.guarded_at >= COUNTER_INTERVAL_S
+        or any(ref.key not in previous.counters for ref in refs)
+    )
+    if not due:
+        assert previous is not None
+        return LiveData(
+            readings=readings,
+            counters=previous.counters,
+            listed_eids=frozenset(reading.eid for reading in raw_readings),
+            guarded_at=previous.guarded_at,
+        )
     counters = dict(previous.counters) if previous is not None else {}
     for ref in refs:
         reading = readings.get(ref.eid)
         if reading is None:
             continue
-        value = keeper.guard("live", ref.key, _counter_raw(reading, ref))
+        value = keeper.guard("live", ref.key, _counter_raw(reading, ref), now=now)
         if value is not None:
             counters[ref.key] = value
     keeper.flush_log("live")
@@ -144,6 +168,7 @@ def read_live(
         readings=readings,
         counters=counters,
         listed_eids=frozenset(reading.eid for reading in raw_readings),
+        guarded_at=now,
     )
 
 
@@ -153,7 +178,14 @@ def live_from_reads(
     """Return the live tier's first data from what detection read."""
     if reads.readings is None:
         return None
-    return read_live(keeper, meters, list(reads.readings), wanted=(), previous=None)
+    return read_live(
+        keeper,
+        meters,
+        list(reads.readings),
+        wanted=(),
+        previous=None,
+        now=time.time(),
+    )
 
 
 # --- Production ----------------------------------------------------------------

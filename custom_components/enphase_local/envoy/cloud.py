@@ -62,28 +62,7 @@ class EnlightenClient(SessionOwner):
             self._login_url,
             data={"user[email]": email, "user[password]": password},
         )
-        if status == 401:
-            raise EnlightenAuthenticationError(
-                "The Enphase cloud rejected the e-mail address or password"
-            )
-        if status != 200:
-            raise EnlightenError(f"The Enphase cloud login answered HTTP {status}")
-        try:
-            reply = json.loads(body)
-        except ValueError as err:
-            raise EnlightenError(
-                "The Enphase cloud login answered invalid JSON"
-            ) from err
-        if not isinstance(reply, Mapping):
-            raise EnlightenError("The Enphase cloud login answered an unexpected shape")
-        session_id = reply.get("session_id")
-        if not isinstance(session_id, str) or not session_id:
-            raise EnlightenMultiFactorError(
-                "This Enphase account uses multi-factor login, which cannot be automated: "
-                f"log in at {ENTREZ_URL}, create a token for the gateway "
-                "and paste it here"
-            )
-        return session_id
+        return parse_login_reply(status, body)
 
     async def _request_token(self, session_id: str, serial: str, email: str) -> str:
         """Ask Entrez for a token; it answers a raw JWT or JSON with ``token``."""
@@ -96,24 +75,7 @@ class EnlightenClient(SessionOwner):
                 "username": email,
             },
         )
-        if status != 200:
-            raise EnlightenError(
-                f"The Enphase cloud answered HTTP {status} to the token request "
-                "(is the gateway registered to this account?)"
-            )
-        text = body.decode("utf-8", errors="replace").strip()
-        if text.startswith("{"):
-            try:
-                reply = json.loads(text)
-            except ValueError as err:
-                raise EnlightenError(
-                    "The Enphase cloud answered invalid JSON to the token request"
-                ) from err
-            token = reply.get("token")
-            text = token.strip() if isinstance(token, str) else ""
-        if not _JWT_RE.fullmatch(text):
-            raise EnlightenError("The Enphase cloud did not answer a token")
-        return text
+        return parse_token_reply(status, body)
 
     async def _post(
         self,
@@ -142,3 +104,53 @@ class EnlightenClient(SessionOwner):
             raise EnlightenError(
                 f"Could not reach the Enphase cloud for the {step}: {type(err).__name__}"
             ) from err
+
+
+def parse_login_reply(status: int, body: bytes) -> str:
+    """Return the Enlighten session id from the login answer."""
+    if status == 401:
+        raise EnlightenAuthenticationError(
+            "The Enphase cloud rejected the e-mail address or password"
+        )
+    if status != 200:
+        raise EnlightenError(f"The Enphase cloud login answered HTTP {status}")
+    reply = _json_reply(body, "The Enphase cloud login answered")
+    if not isinstance(reply, Mapping):
+        raise EnlightenError("The Enphase cloud login answered an unexpected shape")
+    session_id = reply.get("session_id")
+    if not isinstance(session_id, str) or not session_id:
+        raise EnlightenMultiFactorError(
+            "This Enphase account uses multi-factor login, which cannot be automated: "
+            f"log in at {ENTREZ_URL}, create a token for the gateway "
+            "and paste it here"
+        )
+    return session_id
+
+
+def parse_token_reply(status: int, body: bytes) -> str:
+    """Return the token from Entrez's answer: a raw JWT or JSON with ``token``."""
+    if status != 200:
+        raise EnlightenError(
+            f"The Enphase cloud answered HTTP {status} to the token request "
+            "(is the gateway registered to this account?)"
+        )
+    text = body.decode("utf-8", errors="replace").strip()
+    if text.startswith("{"):
+        reply = _json_reply(text, "The Enphase cloud answered", " to the token request")
+        token = reply.get("token") if isinstance(reply, Mapping) else None
+        text = token.strip() if isinstance(token, str) else ""
+    if not _JWT_RE.fullmatch(text):
+        raise EnlightenError("The Enphase cloud did not answer a token")
+    return text
+
+
+def _json_reply(body: str | bytes, answered: str, step: str = "") -> object:
+    """Parse a cloud answer as JSON; anything unreadable is an ``EnlightenError``."""
+    try:
+        return json.loads(body)
+    except ValueError as err:
+        raise EnlightenError(f"{answered} invalid JSON{step}") from err
+    except RecursionError as err:
+        # json.loads recurses per nesting level: an answer nested deeply
+        # enough would otherwise escape as a RecursionError.
+        raise EnlightenError(f"{answered} JSON nested too deeply{step}") from err
