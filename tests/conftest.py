@@ -2,14 +2,17 @@
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
-from unittest.mock import patch
+from unittest.mock import PropertyMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import CONF_HOST, Platform
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import Entity
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotSerializer
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.amber import AmberSnapshotExtension
 
 # The test plugin mounts its own testing_config (which holds a regular
 # `custom_components` package) while Home Assistant loads integrations.
@@ -22,11 +25,10 @@ from custom_components.enphase_local.connection import (
     CLOUD_ENDPOINTS,
     ClientSettings,
 )
-from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
 from custom_components.enphase_local.envoy import CloudEndpoints
-from envoy_simulator import EnvoySimulator
+from envoy_simulator import EnvoySimulator, Profile
 
-from .helpers import DAYTIME
+from .helpers import DAYTIME, make_entry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +46,24 @@ def no_retry_pause(hass: HomeAssistant) -> None:
     hass.data[CLIENT_SETTINGS] = ClientSettings(retries=1, retry_backoff_s=0.0)
 
 
+class HomeAssistantAmberExtension(AmberSnapshotExtension):
+    """Home Assistant's snapshot serializer, files in syrupy's ``__snapshots__``.
+
+    It writes registry ids, config entry ids and state timestamps as ``ANY``.
+    Both syrupy and the Home Assistant plugin define a ``snapshot`` fixture and
+    which one wins depends on plugin load order: this pins the serializer and
+    the directory whichever it is.
+    """
+
+    serializer_class = HomeAssistantSnapshotSerializer
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Return the snapshot assertion with Home Assistant's serializer."""
+    return snapshot.use_extension(HomeAssistantAmberExtension)
+
+
 @pytest.fixture
 def custom_components_path() -> set[Path]:
     """Return where the imported custom_components package lives."""
@@ -51,14 +71,18 @@ def custom_components_path() -> set[Path]:
 
 
 @pytest.fixture
-def profile() -> str:
-    """Return the simulator profile a test runs against (override per test)."""
+def profile() -> str | Profile:
+    """Return the simulator profile a test runs against (override per test).
+
+    A profile name of envoy_simulator.PROFILES, or a Profile of its own
+    (e.g. ``dataclasses.replace`` of one, see helpers.SMALL_BATTERY_SITE).
+    """
     return "metered_split"
 
 
 @pytest.fixture
 async def simulator(
-    profile: str, socket_enabled: None
+    profile: str | Profile, socket_enabled: None
 ) -> AsyncIterator[EnvoySimulator]:
     """Run the simulated gateway and its fake cloud on loopback sockets."""
     async with EnvoySimulator(
@@ -76,31 +100,10 @@ def cloud(simulator: EnvoySimulator, hass: HomeAssistant) -> EnvoySimulator:
     return simulator
 
 
-def needs_token(simulator: EnvoySimulator) -> bool:
-    """Return True when the simulated firmware wants a JWT."""
-    return int(simulator.firmware.split(".")[0]) >= 7
-
-
 @pytest.fixture
-def entry_data(simulator: EnvoySimulator) -> dict[str, Any]:
-    """Return the config entry data a finished flow stores for this gateway."""
-    data: dict[str, Any] = {CONF_HOST: simulator.address}
-    if needs_token(simulator):
-        data[CONF_TOKEN] = simulator.mint_token()
-    return data
-
-
-@pytest.fixture
-def config_entry(
-    simulator: EnvoySimulator, entry_data: dict[str, Any]
-) -> MockConfigEntry:
-    """Return a config entry for the simulated gateway."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        title=f"Envoy {simulator.serial}",
-        data=entry_data,
-    )
+def config_entry(simulator: EnvoySimulator) -> MockConfigEntry:
+    """Return the config entry a finished flow stores for the simulated gateway."""
+    return make_entry(simulator)
 
 
 @pytest.fixture
@@ -124,10 +127,11 @@ async def init_integration(
 @pytest.fixture
 def all_entities_enabled() -> Iterator[None]:
     """Create every entity enabled, including those off by default."""
-    with patch(
-        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+    with patch.object(
+        Entity,
+        "entity_registry_enabled_default",
+        new_callable=PropertyMock,
         return_value=True,
-        new_callable=lambda: property(lambda _self: True),
     ):
         yield
 

@@ -1,6 +1,6 @@
 """Config flow: every path a user can take, every error, and recovery after it."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from ipaddress import ip_address
 import socket
 from typing import Any
@@ -23,10 +23,9 @@ from custom_components.enphase_local.const import (
     DOMAIN,
 )
 from custom_components.enphase_local.envoy import CloudEndpoints
-from envoy_simulator import EnvoySimulator
+from envoy_simulator import EnvoySimulator, Profile
 
-OWNER_EMAIL = "owner@example.com"
-OWNER_PASSWORD = "correct-horse-battery"
+from .helpers import OWNER_EMAIL, OWNER_PASSWORD, make_entry
 
 
 def _closed_port_address() -> str:
@@ -109,7 +108,7 @@ async def test_user_flow_with_pasted_token(
 async def test_token_errors_recover(
     hass: HomeAssistant,
     simulator: EnvoySimulator,
-    make_token: Any,
+    make_token: Callable[[EnvoySimulator], str],
     error: str,
 ) -> None:
     """A bad token shows an error on the field; a good one then succeeds."""
@@ -348,9 +347,7 @@ async def test_user_flow_already_configured_updates_host(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """Adding a configured gateway again aborts and keeps the entry pointed at it."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=simulator.serial, data={CONF_HOST: "192.0.2.1"}
-    )
+    entry = make_entry(simulator, host="192.0.2.1", token=None)
     entry.add_to_hass(hass)
 
     result = await _start_user_flow(hass, simulator.address)
@@ -392,17 +389,13 @@ async def test_zeroconf_discovery_confirms_then_authenticates(
 
 
 async def test_zeroconf_keeps_a_working_host(
-    hass: HomeAssistant, simulator: EnvoySimulator, profile: str
+    hass: HomeAssistant, simulator: EnvoySimulator, profile: str | Profile
 ) -> None:
     """The other interface of a configured gateway is announced: nothing flips."""
     async with EnvoySimulator(
         profile, latency=False, port=0, cloud_port=0, seed=1
     ) as wifi:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=simulator.serial,
-            data={CONF_HOST: simulator.address},
-        )
+        entry = make_entry(simulator, token=None)
         entry.add_to_hass(hass)
 
         result = await hass.config_entries.flow.async_init(
@@ -420,11 +413,7 @@ async def test_zeroconf_moves_a_lost_host(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """When the stored address stopped answering, discovery moves the entry."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        data={CONF_HOST: _closed_port_address()},
-    )
+    entry = make_entry(simulator, host=_closed_port_address(), token=None)
     entry.add_to_hass(hass)
 
     result = await hass.config_entries.flow.async_init(
@@ -441,9 +430,7 @@ async def test_zeroconf_same_host_already_configured(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """Re-announcing the configured address just aborts."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=simulator.serial, data={CONF_HOST: simulator.address}
-    )
+    entry = make_entry(simulator, token=None)
     entry.add_to_hass(hass)
 
     result = await hass.config_entries.flow.async_init(
@@ -457,9 +444,7 @@ async def test_zeroconf_same_host_already_configured(
 
 async def test_zeroconf_reannouncement_on_standard_port(hass: HomeAssistant) -> None:
     """A gateway re-announcing its configured address aborts without a request."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="122112123456", data={CONF_HOST: "192.0.2.50"}
-    )
+    entry = make_entry(None, host="192.0.2.50", token=None, unique_id="122112123456")
     entry.add_to_hass(hass)
 
     result = await hass.config_entries.flow.async_init(
@@ -605,9 +590,7 @@ async def test_reauth_for_other_gateway_aborts(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """Reauth against an address now answering with another serial aborts."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="000000000001", data={CONF_HOST: simulator.address}
-    )
+    entry = make_entry(simulator, token=None, unique_id="000000000001")
     entry.add_to_hass(hass)
     result = await entry.start_reauth_flow(hass)
 
@@ -675,9 +658,7 @@ async def test_reconfigure_to_other_gateway_aborts(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """Pointing an entry at a different gateway is refused."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="000000000001", data={CONF_HOST: "192.0.2.1"}
-    )
+    entry = make_entry(None, host="192.0.2.1", token=None, unique_id="000000000001")
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
 
@@ -693,11 +674,7 @@ async def test_reauth_with_unreadable_stored_token(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """A damaged stored token does not break the reauth form."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        data={CONF_HOST: simulator.address, CONF_TOKEN: "garbage"},
-    )
+    entry = make_entry(simulator, token="garbage")
     entry.add_to_hass(hass)
     result = await entry.start_reauth_flow(hass)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})

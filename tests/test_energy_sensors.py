@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance
+from .helpers import advance, setup_entry
 
 pytestmark = pytest.mark.usefixtures("daytime")
 
@@ -53,10 +53,11 @@ async def test_zero_glitch_never_reaches_the_dashboard(
     """CT counters reading 0 for a while (a gateway reboot) hold the last total."""
     entity_id = f"sensor.envoy_{simulator.serial}_grid_import_energy"
     before = _value(hass, entity_id)
-    simulator.inject("/ivp/meters/readings", "zero_glitch", count=3)
+    # Seven polls of zeros: longer than the minute between two counter guards.
+    simulator.inject("/ivp/meters/readings", "zero_glitch", count=7)
 
     seen: list[float] = []
-    for _ in range(6):
+    for _ in range(12):
         await advance(hass, freezer, 10)
         seen.append(_value(hass, entity_id))
 
@@ -81,9 +82,7 @@ async def test_inverter_counter_wrap_is_corrected(
     entity_id = f"sensor.inverter_{serial}_lifetime_energy"
     # Bring the inverter to just below 2**32 J before Home Assistant meets it.
     simulator.inject("*", "counter_wrap", serial=str(serial), mode="next")
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_entry(hass, config_entry)
     before = _value(hass, entity_id)
     assert before == pytest.approx(WRAP_KWH, abs=1.0)
 

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
@@ -13,15 +12,10 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.enphase_local.const import (
-    CONF_ENLIGHTEN_EMAIL,
-    CONF_ENLIGHTEN_PASSWORD,
-    CONF_TOKEN,
-    DOMAIN,
-)
+from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
 from envoy_simulator import EnvoySimulator
 
-from .conftest import needs_token
+from .helpers import make_entry, needs_token
 
 PROFILE_SHAPES = {
     # profile: (model, CT devices, inverter devices)
@@ -94,9 +88,7 @@ async def test_other_gateway_at_the_address_retries_setup(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """When the address now belongs to another gateway, setup waits (discovery fixes it)."""
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="000000000001", data={CONF_HOST: simulator.address}
-    )
+    entry = make_entry(simulator, token=None, unique_id="000000000001")
     entry.add_to_hass(hass)
 
     await hass.config_entries.async_setup(entry.entry_id)
@@ -108,14 +100,7 @@ async def test_expired_token_without_credentials_asks_to_reauthenticate(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """An expired pasted token starts a reauth flow instead of failing silently."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        data={
-            CONF_HOST: simulator.address,
-            CONF_TOKEN: simulator.mint_token(lifetime_seconds=-10),
-        },
-    )
+    entry = make_entry(simulator, token=simulator.mint_token(lifetime_seconds=-10))
     entry.add_to_hass(hass)
 
     await hass.config_entries.async_setup(entry.entry_id)
@@ -130,16 +115,7 @@ async def test_expired_token_is_renewed_with_stored_account(
 ) -> None:
     """With Enlighten credentials stored, an expired token is replaced at setup."""
     expired = cloud.mint_token(lifetime_seconds=-10)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=cloud.serial,
-        data={
-            CONF_HOST: cloud.address,
-            CONF_TOKEN: expired,
-            CONF_ENLIGHTEN_EMAIL: "owner@example.com",
-            CONF_ENLIGHTEN_PASSWORD: "correct-horse-battery",
-        },
-    )
+    entry = make_entry(cloud, token=expired, enlighten=True)
     entry.add_to_hass(hass)
 
     await hass.config_entries.async_setup(entry.entry_id)
@@ -154,16 +130,7 @@ async def test_revoked_token_renewed_when_detected(
     """A token the gateway refuses at setup is renewed once from Enlighten."""
     token = cloud.mint_token()
     cloud.revoke_token(token)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=cloud.serial,
-        data={
-            CONF_HOST: cloud.address,
-            CONF_TOKEN: token,
-            CONF_ENLIGHTEN_EMAIL: "owner@example.com",
-            CONF_ENLIGHTEN_PASSWORD: "correct-horse-battery",
-        },
-    )
+    entry = make_entry(cloud, token=token, enlighten=True)
     entry.add_to_hass(hass)
 
     await hass.config_entries.async_setup(entry.entry_id)
@@ -182,11 +149,7 @@ async def test_revoked_token_without_credentials_fails_auth(
     """
     token = simulator.mint_token()
     simulator.revoke_token(token)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        data={CONF_HOST: simulator.address, CONF_TOKEN: token},
-    )
+    entry = make_entry(simulator, token=token)
     entry.add_to_hass(hass)
 
     await hass.config_entries.async_setup(entry.entry_id)

@@ -1,12 +1,11 @@
-"""Token lifecycle, diagnostics, large sites and device clean-up."""
+"""Token lifecycle, large sites and device clean-up."""
 
 from datetime import datetime, timedelta
-import json
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
@@ -18,22 +17,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_local.const import (
-    CONF_ENLIGHTEN_EMAIL,
-    CONF_ENLIGHTEN_PASSWORD,
-    CONF_TOKEN,
-    DOMAIN,
-)
-from custom_components.enphase_local.diagnostics import (
-    async_get_config_entry_diagnostics,
-)
+from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance, setup_entry
+from .helpers import OWNER_EMAIL, OWNER_PASSWORD, advance, make_entry, setup_entry
 
 DAY = 24 * 3600
-OWNER_EMAIL = "owner@example.com"
-OWNER_PASSWORD = "correct-horse-battery"
 
 
 async def test_pasted_token_near_expiry_raises_a_repair(
@@ -43,15 +32,7 @@ async def test_pasted_token_near_expiry_raises_a_repair(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A pasted token with 20 days left warns the user; a fresh one clears it."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        title=f"Envoy {simulator.serial}",
-        data={
-            CONF_HOST: simulator.address,
-            CONF_TOKEN: simulator.mint_token(lifetime_seconds=20 * DAY),
-        },
-    )
+    entry = make_entry(simulator, token=simulator.mint_token(lifetime_seconds=20 * DAY))
     await setup_entry(hass, entry)
 
     issue = issue_registry.async_get_issue(DOMAIN, f"token_expiring_{entry.entry_id}")
@@ -83,17 +64,7 @@ async def test_token_renewed_before_expiry_with_stored_account(
 ) -> None:
     """With Enlighten credentials, a token with 10 days left is renewed after start-up."""
     old_token = cloud.mint_token(lifetime_seconds=10 * DAY)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=cloud.serial,
-        title=f"Envoy {cloud.serial}",
-        data={
-            CONF_HOST: cloud.address,
-            CONF_TOKEN: old_token,
-            CONF_ENLIGHTEN_EMAIL: OWNER_EMAIL,
-            CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
-        },
-    )
+    entry = make_entry(cloud, token=old_token, enlighten=True)
     cloud.reset_stats()
     await setup_entry(hass, entry)
     # Start-up never waits on the cloud while the token still works.
@@ -132,16 +103,7 @@ async def test_token_revoked_while_running_is_renewed_from_enlighten(
     hass: HomeAssistant, cloud: EnvoySimulator, freezer: FrozenDateTimeFactory
 ) -> None:
     """With stored credentials, a rejected token is replaced without bothering the user."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=cloud.serial,
-        data={
-            CONF_HOST: cloud.address,
-            CONF_TOKEN: cloud.mint_token(),
-            CONF_ENLIGHTEN_EMAIL: OWNER_EMAIL,
-            CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
-        },
-    )
+    entry = make_entry(cloud, enlighten=True)
     await setup_entry(hass, entry)
     old_token = entry.data[CONF_TOKEN]
     cloud.revoke_token(old_token)
@@ -176,29 +138,6 @@ async def test_large_site_keeps_every_inverter(
         state = hass.states.get(entry.entity_id)
         assert state is not None
         assert float(state.state) >= 0
-
-
-@pytest.mark.parametrize("profile", ["metered_split", "metered_three_phase_storage"])
-async def test_diagnostics_are_redacted(
-    hass: HomeAssistant, simulator: EnvoySimulator, init_integration: MockConfigEntry
-) -> None:
-    """Diagnostics carry raw captures and statistics but no serials or tokens."""
-    diagnostics = await async_get_config_entry_diagnostics(hass, init_integration)
-    text = json.dumps(diagnostics)
-
-    assert simulator.serial not in text
-    assert str(simulator.profile.inverter_serial_start) not in text
-    assert init_integration.data[CONF_TOKEN] not in text
-    assert init_integration.data[CONF_TOKEN][:20] not in text
-    assert "/ivp/meters/readings" in diagnostics["raw_responses"]
-    assert diagnostics["request_statistics"]["/ivp/meters/readings"]["requests"] >= 1
-    assert diagnostics["capabilities"]["production_source"] == "ct"
-    assert all(
-        simulator.serial not in key for key in diagnostics["energy_state"]["lifetimes"]
-    )
-    assert diagnostics["token"]["role"] == "owner"
-    assert diagnostics["tiers"]["live"]["last_update_success"] is True
-    assert diagnostics["config_entry"]["data"][CONF_TOKEN] == "**REDACTED**"
 
 
 @pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
@@ -243,16 +182,7 @@ async def test_secrets_never_reach_the_log(
     """Setting up, renewing and failing leave no token, password or e-mail in debug logs."""
     caplog.set_level(logging.DEBUG)
     old_token = cloud.mint_token(lifetime_seconds=5 * DAY)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=cloud.serial,
-        data={
-            CONF_HOST: cloud.address,
-            CONF_TOKEN: old_token,
-            CONF_ENLIGHTEN_EMAIL: OWNER_EMAIL,
-            CONF_ENLIGHTEN_PASSWORD: OWNER_PASSWORD,
-        },
-    )
+    entry = make_entry(cloud, token=old_token, enlighten=True)
     await setup_entry(hass, entry)
     await advance(hass, freezer, 6 * 60, step=60)
     new_token = entry.data[CONF_TOKEN]

@@ -2,15 +2,15 @@
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_local.const import CONF_LIVE_INTERVAL, CONF_TOKEN, DOMAIN
+from custom_components.enphase_local.const import CONF_LIVE_INTERVAL, DOMAIN
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance, setup_entry, state_of
+from .helpers import advance, make_entry, setup_entry, state_of
 
 pytestmark = pytest.mark.usefixtures("daytime")
 # (the nightly restart test moves the clock itself, after "daytime")
@@ -191,11 +191,7 @@ async def test_nightly_restart_does_not_flap_entities(
     async with EnvoySimulator(
         "metered_split", port=0, cloud_port=None, seed=1, daily_outage=True
     ) as sim:
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            unique_id=sim.serial,
-            data={CONF_HOST: sim.address, CONF_TOKEN: sim.mint_token()},
-        )
+        entry = make_entry(sim)
         await setup_entry(hass, entry)
         energy_id = f"sensor.envoy_{sim.serial}_grid_import_energy"
         power_id = f"sensor.envoy_{sim.serial}_grid_power"

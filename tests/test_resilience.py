@@ -4,23 +4,18 @@ import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_local import async_remove_config_entry_device
-from custom_components.enphase_local.const import (
-    CONF_ENLIGHTEN_EMAIL,
-    CONF_ENLIGHTEN_PASSWORD,
-    CONF_TOKEN,
-    DOMAIN,
-)
+from custom_components.enphase_local.const import CONF_ENLIGHTEN_PASSWORD, DOMAIN
 from custom_components.enphase_local.envoy import EnvoyInfo, MeterConfig, gateway_model
 from envoy_simulator import EnvoySimulator, FaultKind
 
-from .helpers import advance, setup_entry, state_of
+from .helpers import advance, make_entry, setup_entry, state_of
 
 pytestmark = pytest.mark.usefixtures("daytime")
 
@@ -29,11 +24,7 @@ async def test_unreadable_stored_token_asks_to_sign_in(
     hass: HomeAssistant, simulator: EnvoySimulator
 ) -> None:
     """A stored token that is not a JWT leads to reauth, not a crash."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        data={CONF_HOST: simulator.address, CONF_TOKEN: "garbage"},
-    )
+    entry = make_entry(simulator, token="garbage")
 
     await setup_entry(hass, entry)
 
@@ -44,15 +35,11 @@ async def test_failed_renewal_with_wrong_password_asks_to_sign_in(
     hass: HomeAssistant, cloud: EnvoySimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An expired token and a changed Enlighten password end in reauth, logged once."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=cloud.serial,
-        data={
-            CONF_HOST: cloud.address,
-            CONF_TOKEN: cloud.mint_token(lifetime_seconds=-5),
-            CONF_ENLIGHTEN_EMAIL: "owner@example.com",
-            CONF_ENLIGHTEN_PASSWORD: "changed-since",
-        },
+    entry = make_entry(
+        cloud,
+        token=cloud.mint_token(lifetime_seconds=-5),
+        enlighten=True,
+        data={CONF_ENLIGHTEN_PASSWORD: "changed-since"},
     )
 
     await setup_entry(hass, entry)
