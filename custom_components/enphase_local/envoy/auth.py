@@ -57,6 +57,10 @@ def decode_token(token: str) -> TokenInfo:
         claims = json.loads(raw)
     except (binascii.Error, ValueError) as err:
         raise EnvoyTokenError("The token's payload is not base64url JSON") from err
+    except RecursionError as err:
+        # json.loads recurses per nesting level: a pasted token whose payload
+        # nests deeply enough would otherwise escape as RecursionError.
+        raise EnvoyTokenError("The token's payload is nested too deeply") from err
     if not isinstance(claims, dict):
         raise EnvoyTokenError("The token's payload is not a JSON object")
     expires_at = _claim_time(claims.get("exp"))
@@ -72,14 +76,24 @@ def decode_token(token: str) -> TokenInfo:
 
 
 def _claim_str(value: object) -> str | None:
-    """Return a string claim, or None when absent or not a string."""
-    return value if isinstance(value, str) else None
+    """Return a string claim, or None when absent or not usable text."""
+    if not isinstance(value, str):
+        return None
+    try:
+        # A JSON escape can decode to a lone surrogate, which no UTF-8 writer
+        # (logs, Home Assistant's storage) accepts: not a usable claim.
+        value.encode()
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _audience(value: object) -> str | None:
     """Return the gateway serial from ``aud``, a string or a list of them."""
     if isinstance(value, list):
-        return next((item for item in value if isinstance(item, str)), None)
+        return next(
+            (text for item in value if (text := _claim_str(item)) is not None), None
+        )
     return _claim_str(value)
 
 

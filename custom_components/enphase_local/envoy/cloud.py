@@ -118,6 +118,10 @@ def parse_login_reply(status: int, body: bytes) -> str:
     if not isinstance(reply, Mapping):
         raise EnlightenError("The Enphase cloud login answered an unexpected shape")
     session_id = reply.get("session_id")
+    if isinstance(session_id, str) and not session_id.isascii():
+        # Session ids are ASCII tokens; a JSON escape could even make this a
+        # lone surrogate, which cannot be sent on as UTF-8.
+        raise EnlightenError("The Enphase cloud login answered an unexpected shape")
     if not isinstance(session_id, str) or not session_id:
         raise EnlightenMultiFactorError(
             "This Enphase account uses multi-factor login, which cannot be automated: "

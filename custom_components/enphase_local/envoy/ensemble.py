@@ -10,16 +10,18 @@ gateway), so the raw documents are kept next to the typed views.
 """
 
 from collections.abc import Mapping
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from .exceptions import EnvoyDataError
 from .models import Endpoint
 from .parsers import JsonObject, Reader
 
 ON_GRID = "closed"
 """``mains_oper_state``: the system controller's main relay closed = on grid."""
 STORAGE_MODES = ("backup", "self-consumption", "savings-mode", "economy")
+_MAX_DOCUMENT_DEPTH = 32
+"""Deeper than any tariff or relay record (about 6 levels): hostile or broken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +138,15 @@ class Tariff:
 
     def with_storage(self, **changes: object) -> dict[str, Any]:
         """Return a copy of the whole document with storage settings changed."""
-        document: dict[str, Any] = copy.deepcopy(dict(self.document))
-        settings = document["tariff"]["storage_settings"]
-        settings.update(changes)
+        if self.storage is None:
+            # Without storage settings there is nothing to change (and no
+            # ``storage_settings`` object to change it in).
+            raise EnvoyDataError(
+                f"{Endpoint.TARIFF} has no storage settings to change",
+                endpoint=Endpoint.TARIFF,
+            )
+        document = _copy_document(Reader(Endpoint.TARIFF), self.document)
+        document["tariff"]["storage_settings"].update(changes)
         return document
 
 
@@ -190,7 +198,7 @@ def _battery(reader: Reader, device: JsonObject) -> Battery:
         operating=reader.optional_bool(device, "operating"),
         dc_switch_off=reader.optional_bool(device, "dc_switch_off"),
         sleep_enabled=reader.optional_bool(device, "sleep_enabled"),
-        last_report_date=reader.optional_integer(device, "last_rpt_date"),
+        last_report_date=reader.optional_epoch(device, "last_rpt_date"),
         grid_state=reader.optional_string(device, "reported_enc_grid_state"),
         phase=reader.optional_string(device, "phase"),
     )
@@ -204,7 +212,7 @@ def _controller(reader: Reader, device: JsonObject) -> SystemController:
         firmware=reader.optional_string(device, "img_pnum_running"),
         temperature_f=reader.optional_number(device, "temperature"),
         communicating=reader.optional_bool(device, "communicating"),
-        last_report_date=reader.optional_integer(device, "last_rpt_date"),
+        last_report_date=reader.optional_epoch(device, "last_rpt_date"),
         mains_admin_state=reader.optional_string(device, "mains_admin_state"),
         mains_oper_state=reader.optional_string(device, "mains_oper_state"),
         grid_mode=reader.optional_string(device, "Enpwr_grid_mode"),
@@ -262,6 +270,27 @@ def _milli(value: float | None) -> float | None:
     return None if value is None else value / 1000
 
 
+def _copy_document(reader: Reader, document: JsonObject) -> dict[str, Any]:
+    """Return a deep copy of a JSON document kept for writing back.
+
+    Not ``copy.deepcopy``: it recurses several frames per level, so a document
+    nested a few hundred levels deep (which ``json`` still decodes) raised
+    ``RecursionError``. The depth is bounded instead, and refused past it.
+    """
+    return {key: _copy_json(reader, value, 1) for key, value in document.items()}
+
+
+def _copy_json(reader: Reader, value: object, depth: int) -> Any:
+    """Return a copy of one JSON value, refusing nesting beyond the bound."""
+    if isinstance(value, Mapping | list) and depth >= _MAX_DOCUMENT_DEPTH:
+        raise reader.error(f"the document is nested over {_MAX_DOCUMENT_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return {key: _copy_json(reader, item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(reader, item, depth + 1) for item in value]
+    return value
+
+
 def parse_tariff(obj: object) -> Tariff:
     """Parse /admin/lib/tariff, keeping the whole document for writes."""
     reader = Reader(Endpoint.TARIFF)
@@ -280,7 +309,7 @@ def parse_tariff(obj: object) -> Tariff:
         if settings
         else None
     )
-    return Tariff(storage=storage, document=copy.deepcopy(dict(document)))
+    return Tariff(storage=storage, document=_copy_document(reader, document))
 
 
 def parse_dry_contacts(
@@ -310,7 +339,7 @@ def parse_dry_contacts(
                 mode=settings_reader.optional_string(record, "mode"),
                 soc_low=settings_reader.optional_number(record, "soc_low"),
                 soc_high=settings_reader.optional_number(record, "soc_high"),
-                settings=copy.deepcopy(dict(record)) if record else None,
+                settings=_copy_document(settings_reader, record) if record else None,
             )
         )
     return tuple(contacts)

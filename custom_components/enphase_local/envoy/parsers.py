@@ -12,8 +12,10 @@ import html
 import json
 import math
 import re
+import reprlib
 from typing import Any
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 from .exceptions import EnvoyDataError, EnvoyEndpointMissingError
 from .models import (
@@ -39,12 +41,13 @@ _UINT32 = 2**32
 _INT32_LIMIT = 2**31
 _MAX_MAGNITUDE = 1e15
 """Larger than any count, epoch or energy a gateway reports: hostile or broken."""
+_MAX_EPOCH_S = 253_402_300_799
+"""9999-12-31T23:59:59Z, the last second a ``datetime`` holds: a report time
+beyond it (or before 1970) would raise wherever it is turned into a date."""
 _MICROINVERTER_DEV_TYPE = 1
 _PHASES_BY_MODE = {"single": 1, "split": 2, "three": 3}
 _MAX_PHASES = 3
 _VERSION_RE = re.compile(r"\d+(?:\.\d+)*")
-# Entity declarations are how XML bombs work; /info never has a DTD.
-_XML_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 
 type JsonObject = Mapping[str, Any]
 
@@ -74,10 +77,19 @@ def body_to_json(body: bytes, endpoint: str) -> object:
         ) from err
     if isinstance(obj, dict) and "error" in obj:
         raise EnvoyEndpointMissingError(
-            f"GET {endpoint} answered an error: {str(obj['error'])[:100]}",
+            f"GET {endpoint} answered an error: {_describe(obj['error'])}",
             endpoint=endpoint,
         )
     return obj
+
+
+def _describe(value: object) -> str:
+    """Return a short text of any JSON value, for a message."""
+    if isinstance(value, str):
+        return value[:100]
+    # str() would render the whole value, however deep or long, to keep 100
+    # characters; reprlib stops at a few levels and a few items.
+    return reprlib.repr(value)[:100]
 
 
 def _reject_constant(name: str) -> object:
@@ -96,16 +108,15 @@ def _finite_float(text: str) -> float:
 def parse_info(body: bytes) -> EnvoyInfo:
     """Parse the XML of /info into the gateway's identity."""
     endpoint = Endpoint.INFO
-    body = body.strip()
-    if any(marker in body for marker in _XML_DTD_MARKERS):
+    try:
+        root = _xml_without_dtd(body.strip())
+    except _DoctypeError as err:
         raise EnvoyDataError(
             "GET /info answered a document with a DTD, not an Envoy", endpoint=endpoint
-        )
-    try:
-        # Safe: no DTD (checked above), so no entity expansion.
-        root = ET.fromstring(body)  # noqa: S314
-    except (ET.ParseError, LookupError, ValueError, UnicodeError) as err:
-        # LookupError: an XML declaration naming an unknown encoding.
+        ) from err
+    except (expat.ExpatError, LookupError, ValueError) as err:
+        # LookupError: an XML declaration naming an unknown (or a non-text)
+        # encoding; ValueError (UnicodeError too): one expat cannot use.
         raise EnvoyDataError(
             "GET /info answered something that is not XML", endpoint=endpoint
         ) from err
@@ -129,6 +140,34 @@ def parse_info(body: bytes) -> EnvoyInfo:
         metered=_xml_bool(_xml_text(device, "imeter")),
         web_tokens=_xml_bool(_xml_text(root, "web-tokens")),
     )
+
+
+class _DoctypeError(Exception):
+    """The document declares a DTD."""
+
+
+def _refuse_doctype(*_args: object) -> None:
+    """Stop the parse at a DTD: entity declarations are how XML bombs work."""
+    raise _DoctypeError
+
+
+def _xml_without_dtd(body: bytes) -> ET.Element:
+    """Parse an XML document into elements, refusing any DTD.
+
+    The DTD is refused as expat reads it, after decoding: searching the raw
+    bytes for ``<!DOCTYPE`` missed UTF-16 documents, whose entities expanded.
+    /info never has a DTD.
+    """
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    parser.StartElementHandler = lambda tag, attributes: builder.start(
+        tag, dict(attributes)
+    )
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.data
+    parser.Parse(body, True)
+    return builder.close()
 
 
 def _xml_text(parent: ET.Element | None, tag: str) -> str | None:
@@ -166,7 +205,7 @@ def parse_inverters(obj: object) -> list[InverterProduction]:
     return [
         InverterProduction(
             serial=reader.string(entry, "serialNumber"),
-            last_report_date=reader.integer(entry, "lastReportDate"),
+            last_report_date=reader.epoch(entry, "lastReportDate"),
             last_report_watts=reader.number(entry, "lastReportWatts"),
             max_report_watts=reader.optional_number(entry, "maxReportWatts"),
             dev_type=reader.optional_integer(entry, "devType"),
@@ -198,7 +237,7 @@ def parse_meters(obj: object) -> list[MeterConfig]:
                 else tuple(
                     flag
                     for flag in reader.sequence(flags, "statusFlags")
-                    if isinstance(flag, str)
+                    if isinstance(flag, str) and _is_text(flag)
                 ),
             )
         )
@@ -232,7 +271,7 @@ def _meter_reading(
     """Build one reading (an aggregate or a phase channel)."""
     return MeterReading(
         eid=reader.integer(data, "eid"),
-        timestamp=reader.optional_integer(data, "timestamp"),
+        timestamp=reader.optional_epoch(data, "timestamp"),
         active_energy_delivered_wh=reader.optional_number(data, "actEnergyDlvd"),
         active_energy_received_wh=reader.optional_number(data, "actEnergyRcvd"),
         apparent_energy_vah=reader.optional_number(data, "apparentEnergy"),
@@ -281,9 +320,13 @@ def parse_device_data(obj: object) -> DeviceData:
         if entry.get("modGone", False) is True:
             # Removed inverters keep an entry with empty readings.
             serial = entry.get("sn")
-            if isinstance(serial, str) and serial:
+            if isinstance(serial, str) and serial and _is_text(serial):
                 gone.add(serial)
             continue
+        if not _is_text(device_id):
+            # A JSON key can carry a lone surrogate escape (\ud800), which no
+            # UTF-8 writer (logs, storage) accepts.
+            raise reader.error("a device id is not text")
         if entry.get("active", True) is not True:
             continue
         serial = reader.string(entry, "sn")
@@ -315,7 +358,7 @@ def _inverter_detail(
         watt_hours_week=reader.signed(watt_hours, "week"),
         watts_now=reader.signed(watts, "now"),
         watts_max=reader.signed(watts, "max"),
-        last_report_date=reader.optional_integer(last, "endDate"),
+        last_report_date=reader.optional_epoch(last, "endDate"),
         report_duration_s=reader.optional_integer(last, "duration"),
         energy_in_report_wh=None
         if joules_in_report is None
@@ -393,7 +436,7 @@ def parse_production_report(
             if entry_type == "inverters" and section == "production":
                 inverters = InvertersSummary(
                     active_count=reader.integer(entry, "activeCount"),
-                    reading_time=reader.optional_integer(entry, "readingTime"),
+                    reading_time=reader.optional_epoch(entry, "readingTime"),
                     watts_now=reader.optional_number(entry, "wNow"),
                     wh_lifetime=reader.optional_number(entry, "whLifetime"),
                 )
@@ -404,7 +447,7 @@ def parse_production_report(
         StorageSummary(
             type=reader.string(entry, "type"),
             active_count=reader.integer(entry, "activeCount"),
-            reading_time=reader.optional_integer(entry, "readingTime"),
+            reading_time=reader.optional_epoch(entry, "readingTime"),
             watts_now=reader.optional_number(entry, "wNow"),
             wh_now=reader.optional_number(entry, "whNow"),
             state=reader.optional_string(entry, "state"),
@@ -427,7 +470,7 @@ def _eim_entry(reader: Reader, measurement_type: str, entry: JsonObject) -> EimE
     return EimEntry(
         measurement_type=measurement_type,
         active_count=reader.integer(entry, "activeCount"),
-        reading_time=reader.optional_integer(entry, "readingTime"),
+        reading_time=reader.optional_epoch(entry, "readingTime"),
         values=_eim_line(reader, entry),
         lines=()
         if lines is None
@@ -531,6 +574,20 @@ class Reader:
             raise self.error(f"'{key}' is missing")
         return value
 
+    def optional_epoch(self, data: JsonObject, key: str) -> int | None:
+        """Return epoch seconds a ``datetime`` can hold, None when absent."""
+        value = self.optional_integer(data, key)
+        if value is not None and not 0 <= value <= _MAX_EPOCH_S:
+            raise self.error(f"'{key}' is not a time")
+        return value
+
+    def epoch(self, data: JsonObject, key: str) -> int:
+        """Return required epoch seconds."""
+        value = self.optional_epoch(data, key)
+        if value is None:
+            raise self.error(f"'{key}' is missing")
+        return value
+
     def signed(self, data: JsonObject, key: str) -> float | None:
         """Return a number, reading a 32-bit unsigned encoding as negative."""
         value = self._raw_number(data, key)
@@ -556,6 +613,8 @@ class Reader:
             return None
         if not isinstance(value, str):
             raise self.error(f"'{key}' is not a string")
+        if not _is_text(value):
+            raise self.error(f"'{key}' is not text")
         return value
 
     def string(self, data: JsonObject, key: str) -> str:
@@ -598,9 +657,12 @@ def parse_production_page(body: bytes) -> ProductionPage:
             number = float(number_text)
         except ValueError:
             continue
-        if not math.isfinite(number) or abs(number) > _MAX_MAGNITUDE:
+        # NaN for a unit the table lacks (case folding can match odd letters).
+        number *= _PAGE_UNITS.get(unit, math.nan)
+        # Bounded after scaling: 9e14 MWh is finite but 1e6 times too large.
+        if not -_MAX_MAGNITUDE <= number <= _MAX_MAGNITUDE:
             continue
-        values[field] = (number * _PAGE_UNITS[unit], _resolution(number_text, unit))
+        values[field] = (number, _resolution(number_text, unit))
     if "now" not in values and "lifetime" not in values:
         raise EnvoyEndpointMissingError(
             f"GET {endpoint} has no production figures: not a production page",
@@ -620,3 +682,18 @@ def _resolution(number_text: str, unit: str) -> float:
     """Return the step of the last digit shown, in W or Wh."""
     decimals = len(number_text.partition(".")[2])
     return 10.0**-decimals * _PAGE_UNITS[unit]
+
+
+def _is_text(value: str) -> bool:
+    r"""Return True when ``value`` can be written as UTF-8 (no lone surrogates).
+
+    JSON may escape a lone surrogate (``"\ud800"``): Python decodes it into
+    a string that every UTF-8 writer (logs, Home Assistant's storage) refuses.
+    """
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
