@@ -95,7 +95,10 @@ def parse_host(host: str) -> tuple[str, int | None]:
     text = host.strip()
     if "://" in text:
         # A pasted URL: keep only its authority.
-        text = urlsplit(text).netloc
+        try:
+            text = urlsplit(text).netloc
+        except ValueError as err:  # an invalid IPv6 URL, an NFKC-invalid netloc
+            raise EnvoyConnectionError(f"Invalid host {host!r}") from err
     text = text.rstrip("/")
     port_text: str | None = None
     if text.startswith("["):
@@ -111,7 +114,11 @@ def parse_host(host: str) -> tuple[str, int | None]:
         raise EnvoyConnectionError(f"Invalid host {host!r}")
     if port_text is None:
         return address, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if (
+        not (port_text.isascii() and port_text.isdigit())
+        or len(port_text) > 5
+        or not 0 < int(port_text) < 65536
+    ):
         raise EnvoyConnectionError(f"Invalid port in host {host!r}")
     return address, int(port_text)
 
