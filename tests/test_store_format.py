@@ -21,7 +21,7 @@ from custom_components.enphase_local.bookkeeping import migrate_legacy
 from custom_components.enphase_local.counters import WRAP_WH, EnergyBook
 from custom_components.enphase_local.keys import (
     LEGACY_GRID_KEY,
-    LEGACY_PRODUCTION_KEY,
+    LEGACY_LIFETIME_KEYS,
     CtCounter,
     SiteTotal,
     ct_key,
@@ -196,7 +196,7 @@ def test_keys_are_those_of_0_1_0() -> None:
         "battery_charge",
         "battery_discharge",
     }
-    assert LEGACY_PRODUCTION_KEY == "production"
+    assert {"production", "consumption"} == LEGACY_LIFETIME_KEYS
     assert LEGACY_GRID_KEY == "grid"
 
 
@@ -230,12 +230,18 @@ def test_migrated_store_restores_every_counter(name: str) -> None:
 
     book = EnergyBook.from_dict(migrate_legacy(stored))
 
+    kept = {
+        key: state
+        for key, state in stored["lifetimes"].items()
+        if key not in LEGACY_LIFETIME_KEYS
+    }
     lifetimes = {
-        key: book.lifetime(key, wraps=True, max_power_w=1_000).as_dict()
-        for key in stored["lifetimes"]
+        key: book.lifetime(key, wraps=True, max_power_w=1_000).as_dict() for key in kept
     }
     dailies = {key: book.daily(key).as_dict() for key in stored["dailies"]}
-    assert lifetimes == stored["lifetimes"]
+    assert lifetimes == kept
+    # The 0.1.0 guards of production and consumption are not carried on.
+    assert set(book.as_dict()["lifetimes"]) & LEGACY_LIFETIME_KEYS == set()
     assert dailies == stored["dailies"]
 
 

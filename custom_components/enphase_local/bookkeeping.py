@@ -24,6 +24,7 @@ from .keys import (
     BATTERY_INTEGRATOR_KEY,
     GRID_SPLIT_KEY,
     LEGACY_GRID_KEY,
+    LEGACY_LIFETIME_KEYS,
     SiteTotal,
     integrator_source,
     split_source,
@@ -115,6 +116,13 @@ def migrate_legacy(stored: object) -> object:
                 "source_wh": exported,
             }
     migrated.pop(LEGACY_GRID_KEY, None)
+    lifetimes = stored.get("lifetimes")
+    if isinstance(lifetimes, dict):
+        migrated["lifetimes"] = {
+            key: state
+            for key, state in lifetimes.items()
+            if key not in LEGACY_LIFETIME_KEYS
+        }
     migrated["totals"] = totals
     migrated["balances"] = balances
     migrated["splits"] = splits

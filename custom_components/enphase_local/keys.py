@@ -31,8 +31,11 @@ class SiteTotal(StrEnum):
     BATTERY_DISCHARGE = "battery_discharge"
 
 
-LEGACY_PRODUCTION_KEY = "production"
-"""Release 0.1.0 guarded the non-CT production counter under this key."""
+LEGACY_LIFETIME_KEYS = frozenset({"production", "consumption"})
+"""Release 0.1.0 guarded its site-wide production and consumption counters
+under these lifetime keys. Today's guards are keyed by the source
+(``source_key``) and the CT (``ct_key``), and the published totals carry the
+values on, so the migration drops these."""
 LEGACY_GRID_KEY = "grid"
 """Release 0.1.0 kept load-only sites' grid integration in this section."""
 
