@@ -10,6 +10,7 @@ from homeassistant.const import CONF_EMAIL, CONF_HOST, CONF_PASSWORD, CONF_USERN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -22,7 +23,7 @@ from custom_components.enphase_local.const import (
     CONF_TOKEN,
     DOMAIN,
 )
-from custom_components.enphase_local.envoy import CloudEndpoints
+from custom_components.enphase_local.envoy import CloudEndpoints, decode_token
 from envoy_simulator import EnvoySimulator, Profile
 
 from .helpers import OWNER_EMAIL, OWNER_PASSWORD, make_entry
@@ -84,7 +85,8 @@ async def test_user_flow_with_pasted_token(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "token"
-    assert _placeholders(result)["current_expiry"] == "-"
+    # A new gateway has no current token to describe.
+    assert "current_expiry" not in _placeholders(result)
 
     token = simulator.mint_token()
     result = await hass.config_entries.flow.async_configure(
@@ -522,7 +524,9 @@ async def test_reauth_with_new_token(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "token"}
     )
-    assert _placeholders(result)["current_expiry"] != "-"
+    assert result["step_id"] == "token_renew"
+    expires = dt_util.as_local(decode_token(old_token).expires_at)
+    assert _placeholders(result)["current_expiry"] == expires.strftime("%Y-%m-%d %H:%M")
 
     new_token = simulator.mint_token()
     result = await hass.config_entries.flow.async_configure(
@@ -684,4 +688,4 @@ async def test_reauth_with_unreadable_stored_token(
     )
 
     assert result["step_id"] == "token"
-    assert _placeholders(result)["current_expiry"] == "-"
+    assert "current_expiry" not in _placeholders(result)

@@ -258,26 +258,33 @@ class EnphaseLocalConfigFlow(ConfigFlow, domain=DOMAIN):
             if error is None:
                 return await self._async_finish({CONF_TOKEN: token})
             errors[CONF_TOKEN] = error
+        placeholders = {"serial": self._info.serial, "entrez_url": ENTREZ_URL}
+        expiry = self._current_token_expiry()
+        if expiry is not None:
+            # Replacing a token: the form also says when the current one ends.
+            placeholders["current_expiry"] = expiry
         return self.async_show_form(
-            step_id="token",
+            step_id="token" if expiry is None else "token_renew",
             data_schema=probatio.Schema({probatio.Required(CONF_TOKEN): _PASSWORD}),
-            description_placeholders={
-                "serial": self._info.serial,
-                "entrez_url": ENTREZ_URL,
-                "current_expiry": self._current_token_expiry(),
-            },
+            description_placeholders=placeholders,
             errors=errors,
         )
 
-    def _current_token_expiry(self) -> str:
-        """Describe when the stored token (reauth/reconfigure) expires."""
+    async def async_step_token_renew(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Accept a token replacing the stored one (reauth or reconfigure)."""
+        return await self.async_step_token(user_input)
+
+    def _current_token_expiry(self) -> str | None:
+        """Return when the stored token expires, local time; None without one."""
         token = self._stored(CONF_TOKEN)
         if not token:
-            return "-"
+            return None
         try:
             info = decode_token(token)
         except EnvoyTokenError:
-            return "-"
+            return None
         return dt_util.as_local(info.expires_at).strftime("%Y-%m-%d %H:%M")
 
     async def _async_check_token(self, token: str) -> str | None:
