@@ -2,8 +2,14 @@
 
 from datetime import date
 
+from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.enphase_local.bookkeeping import (
+    EnergyKeeper,
+    energy_store,
+    implausible_today,
+)
 from custom_components.enphase_local.counters import (
     RESET_CONFIRM_SECONDS,
     WRAP_WH,
@@ -13,6 +19,7 @@ from custom_components.enphase_local.counters import (
     LifetimeTracker,
     SplitIntegrator,
 )
+from custom_components.enphase_local.keys import SiteTotal
 
 START = 1_753_700_000.0
 MINUTE = 60.0
@@ -365,3 +372,65 @@ def test_inconsistent_restored_state_never_lowers_the_total() -> None:
 
     assert first == 100.0
     assert tracker.value_wh == 101.0
+
+
+@pytest.mark.parametrize(
+    ("today_wh", "lifetime_wh", "max_wh", "reason"),
+    [
+        (65_000.0, 6_000_000.0, 80_000.0, None),
+        (0.0, 0.0, 80_000.0, None),
+        (362.0, 200.0, 11_000.0, None),
+        (362.0, None, 11_000.0, None),
+        (6_361_572.0, 6_361_572.0, 9e9, "equal to the lifetime total"),
+        (40_000.0, 6_000_000.0, 2_500.0, "more than the site can produce"),
+        (-5.0, 6_000_000.0, 80_000.0, "not a count"),
+        (float("nan"), 6_000_000.0, 80_000.0, "not a count"),
+        (None, 6_000_000.0, 80_000.0, "not a count"),
+    ],
+    ids=[
+        "plausible",
+        "night",
+        "wrapped_lifetime",
+        "no_lifetime",
+        "equals_lifetime",
+        "late_reset",
+        "negative",
+        "nan",
+        "none",
+    ],
+)
+def test_gateway_count_of_today_is_judged(
+    today_wh: float | None,
+    lifetime_wh: float | None,
+    max_wh: float,
+    reason: str | None,
+) -> None:
+    """Install day takes the gateway's today only when it can be true (trap 3)."""
+    verdict = implausible_today(today_wh, max_wh, lifetime_wh)
+
+    if reason is None:
+        assert verdict is None
+    else:
+        assert verdict is not None
+        assert verdict.startswith(reason)
+
+
+async def test_an_implausible_count_of_today_is_logged_and_not_used(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A count of today equal to the lifetime (fw 8.3.5528) leaves today at 0."""
+    keeper = EnergyKeeper(EnergyBook(), energy_store(hass, "install_day"))
+    day = date(2025, 7, 28)
+
+    keeper.offer_today(
+        SiteTotal.PRODUCTION, day, 6_361_572.0, lifetime_wh=6_361_572.0, max_wh=9e9
+    )
+
+    assert "equal to the lifetime total" in caplog.text
+    assert SiteTotal.PRODUCTION not in keeper.today_offers
+
+    # A plausible count is kept for the first publish of the day.
+    keeper.offer_today(
+        SiteTotal.PRODUCTION, day, 18_000.0, lifetime_wh=6_361_572.0, max_wh=9e9
+    )
+    assert keeper.today_offers[SiteTotal.PRODUCTION] == (day, 18_000.0)

@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance, setup_entry
+from .helpers import advance, gateway_json, setup_entry
 
 pytestmark = pytest.mark.usefixtures("daytime")
 
@@ -157,3 +157,45 @@ async def test_energy_state_survives_a_restart(
     await hass.async_block_till_done()
 
     assert _value(hass, entity_id) >= today
+
+
+async def test_today_on_install_day_starts_at_the_gateways_own_count(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Added at 11:00, production today is the gateway's count, not 0.0 kWh.
+
+    Only the first day takes it: a reload later carries on counting.
+    """
+    entity_id = f"sensor.envoy_{simulator.serial}_production_today"
+    gateway = await gateway_json(simulator, "/api/v1/production")
+    assert gateway["wattHoursToday"] > 5_000
+    assert _value(hass, entity_id) == pytest.approx(
+        gateway["wattHoursToday"] / 1000, abs=0.01
+    )
+
+    await advance(hass, freezer, 10 * 60, step=10)
+    grown = _value(hass, entity_id)
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    gateway = await gateway_json(simulator, "/api/v1/production")
+    assert _value(hass, entity_id) >= grown
+    assert _value(hass, entity_id) == pytest.approx(
+        gateway["wattHoursToday"] / 1000, abs=0.05
+    )
+
+
+@pytest.mark.parametrize("profile", ["metered_no_ct"])
+async def test_today_on_install_day_ignores_a_stalled_source(
+    hass: HomeAssistant, simulator: EnvoySimulator, init_integration: MockConfigEntry
+) -> None:
+    """Where /api/v1/production is stalled its count of today is not believed."""
+    gateway = await gateway_json(simulator, "/api/v1/production")
+    assert gateway["wattHoursToday"] > 1_000
+
+    today = _value(hass, f"sensor.envoy_{simulator.serial}_production_today")
+
+    assert today == 0.0

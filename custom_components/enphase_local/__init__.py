@@ -40,7 +40,12 @@ from .coordinator import (
 )
 from .entity import gateway_device_info, meter_identifier
 from .envoy import DetectionReads, Endpoint
-from .tiers import build_inverters, live_from_reads, production_from_reads
+from .tiers import (
+    build_inverters,
+    live_from_reads,
+    offer_production_today,
+    production_from_reads,
+)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -148,7 +153,8 @@ def _seed_tiers(runtime: EnphaseLocalRuntimeData, reads: DetectionReads) -> None
     """Start every tier from what detection read: nothing is read twice."""
     tiers, energy = runtime.tiers, runtime.energy
     tiers.info.seed(runtime.info)
-    today = dt_util.now().date()
+    now = dt_util.now()
+    offer_production_today(energy, runtime.capabilities, reads, now)
     if tiers.meters is not None and reads.meters is not None:
         tiers.meters.seed({meter.eid: meter for meter in reads.meters})
     if tiers.live is not None and tiers.meters is not None:
@@ -164,7 +170,7 @@ def _seed_tiers(runtime: EnphaseLocalRuntimeData, reads: DetectionReads) -> None
                 reads.device_data,
                 device_data_limit=runtime.capabilities.device_data_limit,
                 previous=None,
-                today=today,
+                now=now,
             )
         )
     tiers.production.seed(production_from_reads(energy, runtime.capabilities, reads))

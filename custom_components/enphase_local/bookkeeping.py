@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 import logging
+import math
 import time
 from typing import Any
 
@@ -127,6 +128,25 @@ def migrate_legacy(stored: object) -> object:
     migrated["balances"] = balances
     migrated["splits"] = splits
     return migrated
+
+
+def implausible_today(
+    today_wh: float | None, max_wh: float, lifetime_wh: float | None = None
+) -> str | None:
+    """Return why a gateway's count of today cannot be believed, or None.
+
+    ``max_wh`` is what the source could have counted since local midnight at
+    its largest plausible power: a count that reset late (PROTOCOL trap 3)
+    still holds yesterday's energy shortly after midnight. Firmware 8.3.5528
+    reports today equal to the lifetime it comes with.
+    """
+    if today_wh is None or not math.isfinite(today_wh) or today_wh < 0:
+        return "not a count"
+    if today_wh > max_wh:
+        return "more than the site can produce since midnight"
+    if lifetime_wh is not None and today_wh > 0 and abs(today_wh - lifetime_wh) < 1:
+        return "equal to the lifetime total"
+    return None
 
 
 @dataclass(slots=True)
@@ -247,6 +267,8 @@ class EnergyKeeper:
         self.book = book
         self.store = store
         self.log = EnergyLog()
+        self.today_offers: dict[SiteTotal, tuple[date, float]] = {}
+        """The gateway's own count of today per site total, for install day."""
 
     @classmethod
     async def async_load(cls, hass: HomeAssistant, entry_id: str) -> EnergyKeeper:
@@ -279,11 +301,53 @@ class EnergyKeeper:
         return self.book.daily(key).update(total_wh, today)
 
     def seed_daily(
-        self, key: str, today: date, total_wh: float | None, gateway_today_wh: float
+        self,
+        key: str,
+        today: date,
+        total_wh: float | None,
+        gateway_today_wh: float | None,
+        *,
+        max_wh: float,
     ) -> None:
         """Start a never-counted day at the gateway's own count (install day)."""
-        if total_wh is not None:
+        # No lifetime rule here: an inverter's own counter wraps at 2^32 J, so
+        # on the day it wraps its lifetime can be below its count of today.
+        if (
+            total_wh is not None
+            and gateway_today_wh is not None
+            and implausible_today(gateway_today_wh, max_wh) is None
+        ):
             self.book.daily(key).seed(today, total_wh, gateway_today_wh)
+
+    def offer_today(
+        self,
+        total: SiteTotal,
+        today: date,
+        gateway_today_wh: float | None,
+        *,
+        lifetime_wh: float | None,
+        max_wh: float,
+    ) -> None:
+        """Offer the gateway's own count of today for a site total's first day.
+
+        It is taken at the next publish only if the total has never been
+        counted (install day) and the count is plausible: not above what the
+        site could make since midnight, and below the lifetime it comes with
+        (firmware 8.3.5528 reports today equal to lifetime).
+        """
+        if lifetime_wh is None or gateway_today_wh is None:
+            return
+        reason = implausible_today(gateway_today_wh, max_wh, lifetime_wh)
+        if reason is not None:
+            LOGGER.info(
+                "Not starting today's %s at the gateway's own count of %.0f Wh (%s); "
+                "today counts from now",
+                total,
+                gateway_today_wh,
+                reason,
+            )
+            return
+        self.today_offers[total] = (today, gateway_today_wh)
 
     def flush_log(self, tier: str) -> None:
         """Write the log lines of a finished poll."""
@@ -333,6 +397,10 @@ class EnergyKeeper:
         today_values: dict[SiteTotal, float] = {}
         for total in DAILY_TOTALS:
             if total in totals:
+                offer = self.today_offers.pop(total, None)
+                if offer is not None and offer[0] == today:
+                    # Only a day never counted takes it (``DailyTracker.seed``).
+                    self.book.daily(total).seed(today, totals[total], offer[1])
                 day = self.daily(total, totals[total], today)
                 if day is not None:
                     today_values[total] = day

@@ -382,7 +382,7 @@ class InvertersTier(EnphaseLocalCoordinator[InverterData]):
             capabilities=runtime.capabilities,
             memory=self.memory,
             previous=self.data,
-            today=dt_util.now().date(),
+            now=dt_util.now(),
         )
 
 

@@ -8,7 +8,7 @@ changes nothing notifies nobody.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 import time
 from typing import TYPE_CHECKING
 
@@ -315,6 +315,62 @@ def production_from_reads(
     )
 
 
+def hours_since_midnight(now: datetime) -> float:
+    """Return the hours from local midnight to ``now`` (a local time)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (now - midnight).total_seconds() / 3600.0
+
+
+def offer_production_today(
+    keeper: EnergyKeeper,
+    capabilities: EnvoyCapabilities,
+    reads: DetectionReads,
+    now: datetime,
+) -> None:
+    """Offer the gateway's own count of today's production for install day.
+
+    Only the trusted source's count is offered, with the lifetime it comes
+    with: /api/v1/production for CT and API sources, the production CT entry
+    of production.json, the old firmware's page. The production.json
+    inverters block has no count of today, and /api/v1/production is stalled
+    where that block is trusted, so those sites start today at zero.
+    """
+    source = capabilities.production_source
+    today_wh: float | None = None
+    lifetime_wh: float | None = None
+    api, report, page = reads.api_production, reads.report, reads.page
+    if (
+        source in {ProductionSource.CT, ProductionSource.API_PRODUCTION}
+        and api is not None
+    ):
+        today_wh, lifetime_wh = api.watt_hours_today, api.watt_hours_lifetime
+    elif (
+        source is ProductionSource.PRODUCTION_JSON_EIM
+        and report is not None
+        and report.production is not None
+        and report.production.active_count > 0
+    ):
+        values = report.production.values
+        today_wh, lifetime_wh = values.wh_today, values.wh_lifetime
+    elif source is ProductionSource.PRODUCTION_PAGE and page is not None:
+        today_wh = page.wh_today
+        if page.wh_lifetime is not None:
+            # Three significant digits: the true lifetime may be a bit higher.
+            lifetime_wh = page.wh_lifetime + page.lifetime_resolution_wh
+    max_power = (
+        len(reads.inverters) * INVERTER_MAX_POWER_W
+        if reads.inverters
+        else SITE_MAX_POWER_W
+    )
+    keeper.offer_today(
+        SiteTotal.PRODUCTION,
+        now.date(),
+        today_wh,
+        lifetime_wh=lifetime_wh,
+        max_wh=max_power * hours_since_midnight(now),
+    )
+
+
 # --- Inverters -----------------------------------------------------------------
 
 
@@ -356,9 +412,13 @@ def build_inverters(
     *,
     device_data_limit: int | None,
     previous: InverterData | None,
-    today: date,
+    now: datetime,
 ) -> InverterData:
-    """Merge one poll's inverter list and detail, and guard every lifetime."""
+    """Merge one poll's inverter list and detail, and guard every lifetime.
+
+    ``now`` is the local time: its date is the day "today" counts.
+    """
+    today = now.date()
     merged = merge_inverters(basic or [], device_data)
     newest = max((inverter.last_report_date for inverter in merged.values()), default=0)
     # Removed inverters linger with old report dates; but some firmware flags
@@ -393,8 +453,14 @@ def build_inverters(
         if lifetime is None:
             continue
         energy[key] = lifetime
-        if previous is None and inverter.detail.watt_hours_today is not None:
-            keeper.seed_daily(key, today, lifetime, inverter.detail.watt_hours_today)
+        if previous is None:
+            keeper.seed_daily(
+                key,
+                today,
+                lifetime,
+                inverter.detail.watt_hours_today,
+                max_wh=INVERTER_MAX_POWER_W * hours_since_midnight(now),
+            )
         day = keeper.daily(key, lifetime, today)
         if day is not None:
             energy[f"{key}_today"] = day
@@ -426,7 +492,7 @@ async def read_inverters(
     capabilities: EnvoyCapabilities,
     memory: InverterMemory,
     previous: InverterData | None,
-    today: date,
+    now: datetime,
 ) -> InverterData:
     """Read the basic list, then detail; detail failing only costs detail."""
     basic = (
@@ -454,7 +520,7 @@ async def read_inverters(
         device_data,
         device_data_limit=capabilities.device_data_limit,
         previous=previous,
-        today=today,
+        now=now,
     )
 
 
