@@ -1571,10 +1571,17 @@ async def _wait_for_import(
 async def energy_sensors_ready(
     hass: HomeAssistantClient, serial: str, deadline: float, hass_pid: int | None
 ) -> dict[str, str]:
-    """Wait until the history sensors have numeric states; return them."""
-    preferences: dict[str, Any] = await hass.command("energy/get_prefs")
+    """Wait until the history sensors have numeric states; return them.
+
+    Home Assistant answers before it has set up the Energy integration: until
+    then ``energy/get_prefs`` is an unknown command.
+    """
 
     async def ready() -> dict[str, str] | None:
+        try:
+            preferences: dict[str, Any] = await hass.command("energy/get_prefs")
+        except DemoError:
+            return None
         states = await hass.states()
         sensors = history_sensors(serial, preferences, states)
         if sensors and all(numeric(states.get(entity)) for entity in sensors):

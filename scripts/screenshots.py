@@ -62,6 +62,7 @@ CHROMIUM_FLAGS = (
     "--lang=en-US",
     "--window-size=1400,1000",
 )
+HISTORY_WAIT_S = 300.0
 NO_DATA = (
     "There is no data to show",
     "There is no data for this period",
@@ -168,15 +169,26 @@ def selenium_webdriver() -> Any:
     return importlib.import_module("selenium.webdriver")
 
 
-def start_browser(browser: str, driver: str, profile_dir: Path) -> Any:
-    """Start headless Chromium through chromedriver."""
+def start_browser(
+    browser: str, driver: str, profile_dir: Path, timezone: str | None = None
+) -> Any:
+    """Start headless Chromium through chromedriver.
+
+    In ``timezone`` (the frontend shows times in the browser's time zone), so the
+    pictures show the site's hours wherever they are taken.
+    """
     webdriver = selenium_webdriver()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}"):
         options.add_argument(flag)
+    env = dict(os.environ)
+    if timezone:
+        env["TZ"] = timezone
     service = webdriver.ChromeService(
-        executable_path=driver, log_output=str(profile_dir.parent / "chromedriver.log")
+        executable_path=driver,
+        log_output=str(profile_dir.parent / "chromedriver.log"),
+        env=env,
     )
     session = webdriver.Chrome(options=options, service=service)
     session.set_page_load_timeout(120)
@@ -280,9 +292,14 @@ async def wait_for_demo(
             ).get(production, [])
             return True if len(rows) >= 24 else None
 
+        # The demo imports it as soon as the sensors have states.
         print("==> waiting for the Energy dashboard's history", flush=True)
         await demo_setup.wait_until(
-            "the Energy dashboard's history", history, deadline, None, 5.0
+            "the Energy dashboard's history (see the demo's log)",
+            history,
+            min(deadline, time.monotonic() + HISTORY_WAIT_S),
+            None,
+            5.0,
         )
         devices: list[dict[str, Any]] = await hass.command(
             "config/device_registry/list"
@@ -297,8 +314,10 @@ async def wait_for_demo(
         )
         if gateway is None:
             raise ScreenshotError(f"no device for gateway {serial}")
+        core: dict[str, Any] = await hass.get("/api/config")
         await hass.close()
         return {
+            "time_zone": core.get("time_zone"),
             "serial": serial,
             "title": entry["title"],
             "device_id": gateway["id"],
@@ -471,7 +490,7 @@ def take_pictures(args: argparse.Namespace, demo: dict[str, Any], out: Path) -> 
     with tempfile.TemporaryDirectory(prefix="enphase-screenshots-") as scratch:
         profile_dir = Path(scratch) / "profile"
         profile_dir.mkdir()
-        session = start_browser(browser, driver, profile_dir)
+        session = start_browser(browser, driver, profile_dir, demo.get("time_zone"))
         failures: list[str] = []
         try:
             log_in(session, base)
