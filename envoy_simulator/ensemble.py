@@ -229,6 +229,8 @@ def _relay_record(spec: RelaySpec) -> dict[str, Any]:
         "essential_start_time": 0,
         "essential_end_time": 0,
         "black_s_start": 0,
+        # The PV serials a relay sheds (none here): real gateways send the key.
+        "pv_serial_nb": [],
     }
 
 

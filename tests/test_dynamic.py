@@ -63,6 +63,7 @@ async def test_silent_inverter_is_flagged_while_peers_report(
     assert state_of(hass, entity_id) == STATE_OFF
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 async def test_ct_metering_problem_follows_status_and_flags(
     hass: HomeAssistant,
     simulator: EnvoySimulator,

@@ -66,6 +66,7 @@ async def test_zero_glitch_never_reaches_the_dashboard(
     assert caplog.text.count("dropped; holding the last totals") >= 1
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 @pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
 async def test_inverter_counter_wrap_is_corrected(
     hass: HomeAssistant,

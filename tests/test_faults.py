@@ -58,6 +58,7 @@ def _energy_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 async def test_production_ct_off_and_on_again_carries_the_totals_on(
     hass: HomeAssistant,
     simulator: EnvoySimulator,

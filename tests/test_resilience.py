@@ -97,6 +97,7 @@ async def test_broken_ct_endpoint_makes_only_ct_entities_unavailable(
     assert init_integration.state is ConfigEntryState.LOADED
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 @pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
 async def test_inverter_detail_failing_keeps_last_detail(
     hass: HomeAssistant,
@@ -124,6 +125,7 @@ async def test_inverter_detail_failing_keeps_last_detail(
     )
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 @pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
 async def test_inverter_detail_missing_at_start_appears_later(
     hass: HomeAssistant,

@@ -148,6 +148,7 @@ def test_every_captured_site_is_checked() -> None:
     )
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 @pytest.mark.parametrize("capture", sorted(CAPTURES), indirect=True)
 async def test_totals_carry_on_from_a_0_1_0_store(
     hass: HomeAssistant,

@@ -60,6 +60,7 @@ DC_SWITCH = BinarySensorEntityDescription(
     translation_key="dc_switch",
     device_class=BinarySensorDeviceClass.POWER,
     entity_category=EntityCategory.DIAGNOSTIC,
+    entity_registry_enabled_default=False,
 )
 
 

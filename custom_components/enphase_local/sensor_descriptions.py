@@ -58,7 +58,11 @@ class SiteSensorDescription(SensorEntityDescription):
 
 
 def _site_power(
-    key: str, flow: str, value_fn: Callable[[SiteData], float | None]
+    key: str,
+    flow: str,
+    value_fn: Callable[[SiteData], float | None],
+    *,
+    enabled: bool = True,
 ) -> SiteSensorDescription:
     """Describe an instantaneous site power in W."""
     return SiteSensorDescription(
@@ -68,6 +72,7 @@ def _site_power(
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        entity_registry_enabled_default=enabled,
         flow=flow,
         value_fn=value_fn,
         live=True,
@@ -112,9 +117,18 @@ SITE_SENSORS: tuple[SiteSensorDescription, ...] = (
         "consumption_energy_today", "consumption", SiteTotal.CONSUMPTION, today=True
     ),
     _site_power("battery_power", "battery", lambda s: s.powers.battery),
-    _site_power("battery_charge_power", "battery", lambda s: s.powers.battery_charge),
+    # Battery power says both directions: its halves are for those who want them.
     _site_power(
-        "battery_discharge_power", "battery", lambda s: s.powers.battery_discharge
+        "battery_charge_power",
+        "battery",
+        lambda s: s.powers.battery_charge,
+        enabled=False,
+    ),
+    _site_power(
+        "battery_discharge_power",
+        "battery",
+        lambda s: s.powers.battery_discharge,
+        enabled=False,
     ),
     _site_energy("battery_charge_energy", "battery", SiteTotal.BATTERY_CHARGE),
     _site_energy("battery_discharge_energy", "battery", SiteTotal.BATTERY_DISCHARGE),
@@ -422,6 +436,8 @@ CT_STATUS_SENSORS: tuple[CtStatusDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[*METERING_STATUSES, "unknown"],
         entity_category=EntityCategory.DIAGNOSTIC,
+        # The metering problem binary sensor says the same for automations.
+        entity_registry_enabled_default=False,
         value_fn=lambda meter: _metering_status(meter.metering_status),
     ),
     CtStatusDescription(
@@ -544,6 +560,7 @@ INVERTER_SENSORS: tuple[InverterSensorDescription, ...] = (
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
+        entity_registry_enabled_default=False,
         value_fn=lambda inverter, data: data.energy.get(inverter_key(inverter.serial)),
         detail=True,
     ),
@@ -555,6 +572,7 @@ INVERTER_SENSORS: tuple[InverterSensorDescription, ...] = (
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
+        entity_registry_enabled_default=False,
         value_fn=lambda inverter, data: data.energy.get(
             f"{inverter_key(inverter.serial)}_today"
         ),
@@ -798,6 +816,7 @@ BATTERY_INVENTORY_SENSORS: tuple[BatteryInventorySensorDescription, ...] = (
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda battery: battery.capacity_wh,
     ),
     BatteryInventorySensorDescription(

@@ -247,6 +247,7 @@ RELAY_SETTINGS_KEYS = {
     "essential_start_time",
     "essential_end_time",
     "black_s_start",
+    "pv_serial_nb",
 }
 ACB_ENTRY_KEYS = ACB_KEYS | {"percentFull"}
 ENSEMBLE_PATHS = (
