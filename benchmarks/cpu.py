@@ -126,6 +126,8 @@ DEFAULT_PROFILES = (
     "metered_three_phase_storage",
     "legacy_standard",
     "total_consumption",
+    "iq_battery_storage_ct",
+    "iq_battery_no_ct",
 )
 SIZE_BASE = "large_site"
 DEFAULT_SIZES = (10, 30, 120, 300)
