@@ -13,7 +13,7 @@ from homeassistant.helpers.update_coordinator import (
     DataUpdateCoordinator,
 )
 
-from .battery import DryContactsTier
+from .battery import DryContactsTier, TariffTier
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import EnphaseLocalConfigEntry, InvertersTier, MetersTier
 from .envoy import (
@@ -129,6 +129,33 @@ def async_add_as_they_appear[KeyT: Hashable](
 
     _async_add_new()
     entry.async_on_unload(coordinator.async_add_listener(_async_add_new))
+
+
+def async_add_battery_controls(
+    entry: EnphaseLocalConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    storage_control: Callable[[TariffTier, str], Entity],
+    relay_controls: Callable[[DryContactsTier, str], Iterable[Entity]],
+) -> None:
+    """Add a platform's battery controls: one for the storage settings, some per relay.
+
+    The storage control exists when the gateway reported storage settings at
+    set-up; relay controls follow the dry contacts as they appear. Nothing here
+    writes to the gateway.
+    """
+    runtime = entry.runtime_data
+    tariff = runtime.tiers.tariff
+    if tariff is not None and tariff.data is not None and tariff.data.storage:
+        async_add_entities([storage_control(tariff, runtime.info.serial)])
+    relays = runtime.tiers.relays
+    if relays is not None:
+        async_add_as_they_appear(
+            entry,
+            relays,
+            lambda: [c.id for c in relays.data] if relays.data else [],
+            lambda contact_id: relay_controls(relays, contact_id),
+            async_add_entities,
+        )
 
 
 def battery_device_info(

@@ -13,9 +13,9 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import DryContactsTier, TariffTier
+from .battery import TariffTier
 from .coordinator import EnphaseLocalConfigEntry
-from .entity import EnphaseLocalEntity, RelayEntity, async_add_as_they_appear
+from .entity import EnphaseLocalEntity, RelayEntity, async_add_battery_controls
 from .envoy import DryContact
 
 PARALLEL_UPDATES = 1
@@ -110,29 +110,17 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the reserve and relay thresholds (batteries only)."""
-    runtime = entry.runtime_data
-    serial = runtime.info.serial
-    tariff: TariffTier | None = runtime.tiers.tariff
-    if tariff is not None and tariff.data is not None and tariff.data.storage:
-        async_add_entities(
-            [
-                ReserveNumber(
-                    tariff,
-                    RESERVE,
-                    unique_id=f"{serial}_reserve_level",
-                    gateway_serial=serial,
-                )
-            ]
-        )
-    relays: DryContactsTier | None = runtime.tiers.relays
-    if relays is not None:
-        async_add_as_they_appear(
-            entry,
-            relays,
-            lambda: [c.id for c in relays.data] if relays.data else [],
-            lambda contact_id: [
-                RelayNumber(relays, description, contact_id)
-                for description in RELAY_NUMBERS
-            ],
-            async_add_entities,
-        )
+    async_add_battery_controls(
+        entry,
+        async_add_entities,
+        lambda tariff, serial: ReserveNumber(
+            tariff,
+            RESERVE,
+            unique_id=f"{serial}_reserve_level",
+            gateway_serial=serial,
+        ),
+        lambda relays, contact_id: [
+            RelayNumber(relays, description, contact_id)
+            for description in RELAY_NUMBERS
+        ],
+    )

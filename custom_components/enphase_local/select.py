@@ -7,9 +7,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import DryContactsTier, TariffTier
+from .battery import TariffTier
 from .coordinator import EnphaseLocalConfigEntry
-from .entity import EnphaseLocalEntity, RelayEntity, async_add_as_they_appear
+from .entity import EnphaseLocalEntity, RelayEntity, async_add_battery_controls
 
 PARALLEL_UPDATES = 1
 
@@ -81,26 +81,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the storage mode and relay mode selects (batteries only)."""
-    runtime = entry.runtime_data
-    serial = runtime.info.serial
-    tariff: TariffTier | None = runtime.tiers.tariff
-    if tariff is not None and tariff.data is not None and tariff.data.storage:
-        async_add_entities(
-            [
-                StorageModeSelect(
-                    tariff,
-                    STORAGE_MODE,
-                    unique_id=f"{serial}_storage_mode",
-                    gateway_serial=serial,
-                )
-            ]
-        )
-    relays: DryContactsTier | None = runtime.tiers.relays
-    if relays is not None:
-        async_add_as_they_appear(
-            entry,
-            relays,
-            lambda: [c.id for c in relays.data] if relays.data else [],
-            lambda contact_id: [RelayModeSelect(relays, RELAY_MODE, contact_id)],
-            async_add_entities,
-        )
+    async_add_battery_controls(
+        entry,
+        async_add_entities,
+        lambda tariff, serial: StorageModeSelect(
+            tariff,
+            STORAGE_MODE,
+            unique_id=f"{serial}_storage_mode",
+            gateway_serial=serial,
+        ),
+        lambda relays, contact_id: [RelayModeSelect(relays, RELAY_MODE, contact_id)],
+    )

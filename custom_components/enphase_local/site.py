@@ -138,7 +138,7 @@ class _Role:
 
     def measured(self, counter: CtCounter, total_wh: float | None) -> Measured:
         """Return this CT's counter as an energy source."""
-        return Measured(f"ct_{self.eid}_{counter}", total_wh)
+        return Measured(ct_key(self.eid, counter), total_wh)
 
 
 def _role(inputs: SiteInputs, role: str) -> _Role | None:

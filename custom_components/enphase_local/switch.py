@@ -6,9 +6,9 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .battery import DryContactsTier, TariffTier
+from .battery import TariffTier
 from .coordinator import EnphaseLocalConfigEntry
-from .entity import EnphaseLocalEntity, RelayEntity, async_add_as_they_appear
+from .entity import EnphaseLocalEntity, RelayEntity, async_add_battery_controls
 
 PARALLEL_UPDATES = 1
 
@@ -74,26 +74,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up charge from grid and the relays (batteries only)."""
-    runtime = entry.runtime_data
-    serial = runtime.info.serial
-    tariff: TariffTier | None = runtime.tiers.tariff
-    if tariff is not None and tariff.data is not None and tariff.data.storage:
-        async_add_entities(
-            [
-                ChargeFromGridSwitch(
-                    tariff,
-                    CHARGE_FROM_GRID,
-                    unique_id=f"{serial}_charge_from_grid",
-                    gateway_serial=serial,
-                )
-            ]
-        )
-    relays: DryContactsTier | None = runtime.tiers.relays
-    if relays is not None:
-        async_add_as_they_appear(
-            entry,
-            relays,
-            lambda: [c.id for c in relays.data] if relays.data else [],
-            lambda contact_id: [RelaySwitch(relays, RELAY, contact_id)],
-            async_add_entities,
-        )
+    async_add_battery_controls(
+        entry,
+        async_add_entities,
+        lambda tariff, serial: ChargeFromGridSwitch(
+            tariff,
+            CHARGE_FROM_GRID,
+            unique_id=f"{serial}_charge_from_grid",
+            gateway_serial=serial,
+        ),
+        lambda relays, contact_id: [RelaySwitch(relays, RELAY, contact_id)],
+    )
