@@ -36,7 +36,6 @@ CT_ROLE_TRANSLATION_KEYS = {
     MeasurementType.EVSE: "ct_evse",
     MeasurementType.PV3P: "ct_pv3p",
 }
-AC_BATTERY_DEV_TYPE = 11
 
 
 def gateway_name(serial: str) -> str:
@@ -93,9 +92,7 @@ def inverter_device_info(gateway_device_id: str, inverter: Inverter) -> DeviceIn
     return DeviceInfo(
         identifiers={(DOMAIN, inverter.serial)},
         manufacturer=MANUFACTURER,
-        model="AC battery"
-        if inverter.dev_type == AC_BATTERY_DEV_TYPE
-        else "Microinverter",
+        model="AC battery" if inverter.is_ac_battery else "Microinverter",
         name=f"Inverter {inverter.serial}",
         serial_number=inverter.serial,
         via_device_id=gateway_device_id,

@@ -40,7 +40,6 @@ from .parsers import match_meter_readings
 if TYPE_CHECKING:
     from .client import Envoy
 
-AC_BATTERY_DEV_TYPE = 11
 ENSEMBLE_FIRMWARE = (5,)
 """Ensemble (IQ Battery, Enpower) endpoints exist from firmware 5."""
 STALLED_API_FIRMWARE = (8, 2, 4264)
@@ -180,9 +179,7 @@ async def detect(envoy: Envoy) -> tuple[EnvoyCapabilities, DetectionReads]:
     if production_ct is None and not api_live and report is None:
         page = await evidence.read(Endpoint.PRODUCTION, envoy.production_page)
 
-    ac_batteries = any(
-        inverter.dev_type == AC_BATTERY_DEV_TYPE for inverter in inverters or ()
-    )
+    ac_batteries = any(inverter.is_ac_battery for inverter in inverters or ())
     if ac_batteries and report is None:
         report = await evidence.read(
             Endpoint.PRODUCTION_JSON,

@@ -117,6 +117,10 @@ class ApiProduction:
     watt_hours_lifetime: float
 
 
+AC_BATTERY_DEV_TYPE = 11
+"""``devType`` of a first-generation AC Battery in the inverter lists."""
+
+
 @dataclass(frozen=True, slots=True)
 class InverterProduction:
     """One entry of /api/v1/production/inverters."""
@@ -128,6 +132,11 @@ class InverterProduction:
     max_report_watts: float | None
     dev_type: int | None
     """1 = microinverter, 11 = AC battery; absent on fw 3.x."""
+
+    @property
+    def is_ac_battery(self) -> bool:
+        """Return whether this entry is a first-generation AC Battery."""
+        return self.dev_type == AC_BATTERY_DEV_TYPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +245,11 @@ class Inverter:
     detail: InverterDetail | None = None
     gone: bool = False
     """device_data says this inverter was removed (``modGone``)."""
+
+    @property
+    def is_ac_battery(self) -> bool:
+        """Return whether this entry is a first-generation AC Battery."""
+        return self.dev_type == AC_BATTERY_DEV_TYPE
 
 
 @dataclass(frozen=True, slots=True)
