@@ -358,34 +358,29 @@ class EnergyKeeper:
         book = self.book
         growth: dict[SiteTotal, float] = {}
         values: dict[SiteTotal, float | None] = {}
+
+        def carry(total: SiteTotal, source: str, source_wh: float | None) -> None:
+            """Carry ``total`` on from its source's reading."""
+            carried = book.total(total)
+            growth[total] = carried.update(source, source_wh)
+            values[total] = carried.value_wh
+
         for total in _MEASURED_TOTALS:
             source = flows.energy.get(total)
             if isinstance(source, Measured):
-                carried = book.total(total)
-                growth[total] = carried.update(source.source, source.total_wh)
-                values[total] = carried.value_wh
+                carry(total, source.source, source.total_wh)
         if flows.energy.get(SiteTotal.BATTERY_DISCHARGE) is Derived.BATTERY_POWER:
             integrator = book.integrator(BATTERY_INTEGRATOR_KEY)
             integrator.update(flows.battery_power_w, time.time())
             source_name = integrator_source(BATTERY_INTEGRATOR_KEY)
-            for total, integral in (
-                (SiteTotal.BATTERY_DISCHARGE, integrator.positive_wh),
-                (SiteTotal.BATTERY_CHARGE, integrator.negative_wh),
-            ):
-                carried = book.total(total)
-                growth[total] = carried.update(source_name, integral)
-                values[total] = carried.value_wh
+            carry(SiteTotal.BATTERY_DISCHARGE, source_name, integrator.positive_wh)
+            carry(SiteTotal.BATTERY_CHARGE, source_name, integrator.negative_wh)
         if flows.energy.get(SiteTotal.GRID_IMPORT) is Derived.GRID_SPLIT:
             split = book.split(GRID_SPLIT_KEY)
             split.add(split_growth(growth))
             source_name = split_source(GRID_SPLIT_KEY)
-            for total, integral in (
-                (SiteTotal.GRID_IMPORT, split.positive_wh),
-                (SiteTotal.GRID_EXPORT, split.negative_wh),
-            ):
-                carried = book.total(total)
-                growth[total] = carried.update(source_name, integral)
-                values[total] = carried.value_wh
+            carry(SiteTotal.GRID_IMPORT, source_name, split.positive_wh)
+            carry(SiteTotal.GRID_EXPORT, source_name, split.negative_wh)
         if flows.energy.get(SiteTotal.CONSUMPTION) is Derived.CONSUMPTION_BALANCE:
             balance = book.balance(SiteTotal.CONSUMPTION)
             start = balance_start(values)

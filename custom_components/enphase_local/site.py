@@ -136,9 +136,12 @@ class _Role:
     delivered_wh: float | None
     received_wh: float | None
 
-    def measured(self, counter: CtCounter, total_wh: float | None) -> Measured:
-        """Return this CT's counter as an energy source."""
-        return Measured(ct_key(self.eid, counter), total_wh)
+    def counters(self) -> tuple[Measured, Measured]:
+        """Return this CT's delivered and received counters as energy sources."""
+        return (
+            Measured(ct_key(self.eid, CtCounter.DELIVERED), self.delivered_wh),
+            Measured(ct_key(self.eid, CtCounter.RECEIVED), self.received_wh),
+        )
 
 
 def _role(inputs: SiteInputs, role: str) -> _Role | None:
@@ -177,9 +180,7 @@ def site_flows(inputs: SiteInputs) -> SiteFlows:
         ct_power = _power(production_ct, fresh)
         # The CT's night-time standby draw reads as 0 production.
         production_w = None if ct_power is None else max(ct_power, 0.0)
-        energy[SiteTotal.PRODUCTION] = production_ct.measured(
-            CtCounter.DELIVERED, production_ct.delivered_wh
-        )
+        energy[SiteTotal.PRODUCTION] = production_ct.counters()[0]
     elif (
         inputs.production is not None
         and inputs.production.source is not ProductionSource.NONE
@@ -198,12 +199,10 @@ def site_flows(inputs: SiteInputs) -> SiteFlows:
     if storage_ct is not None:
         present.add("battery")
         battery_w = _power(storage_ct, fresh)
-        energy[SiteTotal.BATTERY_DISCHARGE] = storage_ct.measured(
-            CtCounter.DELIVERED, storage_ct.delivered_wh
-        )
-        energy[SiteTotal.BATTERY_CHARGE] = storage_ct.measured(
-            CtCounter.RECEIVED, storage_ct.received_wh
-        )
+        (
+            energy[SiteTotal.BATTERY_DISCHARGE],
+            energy[SiteTotal.BATTERY_CHARGE],
+        ) = storage_ct.counters()
     elif inputs.battery_power_w is not None:
         present.add("battery")
         battery_w = inputs.battery_power_w
@@ -217,18 +216,11 @@ def site_flows(inputs: SiteInputs) -> SiteFlows:
     if net_ct is not None:
         present.add("grid")
         grid_w = _power(net_ct, fresh)
-        energy[SiteTotal.GRID_IMPORT] = net_ct.measured(
-            CtCounter.DELIVERED, net_ct.delivered_wh
-        )
-        energy[SiteTotal.GRID_EXPORT] = net_ct.measured(
-            CtCounter.RECEIVED, net_ct.received_wh
-        )
+        energy[SiteTotal.GRID_IMPORT], energy[SiteTotal.GRID_EXPORT] = net_ct.counters()
     if load_ct is not None:
         present.add("consumption")
         consumption_w = _power(load_ct, fresh)
-        energy[SiteTotal.CONSUMPTION] = load_ct.measured(
-            CtCounter.DELIVERED, load_ct.delivered_wh
-        )
+        energy[SiteTotal.CONSUMPTION] = load_ct.counters()[0]
         if net_ct is None and has_production:
             # No grid CT: the grid supplies what the house uses beyond the
             # site's own production and battery.
