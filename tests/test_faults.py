@@ -11,7 +11,7 @@ import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -24,17 +24,12 @@ from custom_components.enphase_local.connection import (
     CLOUD_ENDPOINTS,
     ClientSettings,
 )
-from custom_components.enphase_local.const import (
-    CONF_ENLIGHTEN_EMAIL,
-    CONF_ENLIGHTEN_PASSWORD,
-    CONF_TOKEN,
-    DOMAIN,
-)
+from custom_components.enphase_local.const import DOMAIN
 from custom_components.enphase_local.envoy import CloudEndpoints
 from envoy_simulator import EnvoySimulator, FaultKind
 
 from .envoy.helpers import closed_port
-from .helpers import advance, setup_entry, state_of
+from .helpers import advance, make_entry, setup_entry, state_of
 
 pytestmark = pytest.mark.usefixtures("daytime")
 
@@ -117,17 +112,7 @@ async def test_token_refused_while_the_cloud_is_down_recovers_by_itself(
         login_url=f"http://127.0.0.1:{closed_port()}/login/login.json",
         tokens_url=f"http://127.0.0.1:{closed_port()}/tokens",
     )
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        title=f"Envoy {simulator.serial}",
-        data={
-            CONF_HOST: simulator.address,
-            CONF_TOKEN: simulator.mint_token(),
-            CONF_ENLIGHTEN_EMAIL: "owner@example.com",
-            CONF_ENLIGHTEN_PASSWORD: "correct-horse-battery",
-        },
-    )
+    entry = make_entry(simulator, enlighten=True)
     await setup_entry(hass, entry)
     power_id = f"sensor.envoy_{simulator.serial}_grid_power"
     simulator.inject("*", "http_401", duration=120)

@@ -10,17 +10,15 @@ tested here too.
 from collections.abc import AsyncIterator
 import json
 from pathlib import Path
-from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
+from custom_components.enphase_local.const import DOMAIN
 from custom_components.enphase_local.diagnostics import (
     async_get_config_entry_diagnostics,
 )
@@ -29,7 +27,7 @@ from envoy_simulator import EnvoySimulator
 from envoy_simulator.replay import ReplayGateway, convert
 
 from .envoy.helpers import make_token
-from .helpers import advance, setup_entry, state_of
+from .helpers import advance, make_entry, setup_entry, state_of
 
 REPLAYS = Path(__file__).parent / "replays"
 DIRECTORIES = sorted(
@@ -50,14 +48,12 @@ async def replayed(
 def _entry_for(directory: Path, address: str) -> MockConfigEntry:
     """Return the config entry a finished flow would store for a replayed gateway."""
     info = parse_info((directory / "info").read_bytes())
-    data: dict[str, Any] = {CONF_HOST: address}
-    if info.requires_token:
-        data[CONF_TOKEN] = make_token(
-            {"aud": info.serial, "exp": FAR_FUTURE, "enphaseUser": "owner"}
-        )
-    return MockConfigEntry(
-        domain=DOMAIN, unique_id=info.serial, title=f"Envoy {info.serial}", data=data
+    token = (
+        make_token({"aud": info.serial, "exp": FAR_FUTURE, "enphaseUser": "owner"})
+        if info.requires_token
+        else None
     )
+    return make_entry(None, host=address, token=token, unique_id=info.serial)
 
 
 def _numeric_or_text(state: str) -> float | str:

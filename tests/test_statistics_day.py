@@ -19,16 +19,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
 from custom_components.enphase_local.connection import CLIENT_SETTINGS, ClientSettings
-from custom_components.enphase_local.const import CONF_LIVE_INTERVAL, DOMAIN
+from custom_components.enphase_local.const import CONF_LIVE_INTERVAL
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance, gateway_json, setup_entry
+from .helpers import advance, gateway_json, make_entry, setup_entry
 
 PROFILE = "metered_three_phase_storage"
 # Just before 02:00 in Amsterdam (the profile's site), a sunny July day; the
@@ -127,14 +126,9 @@ async def test_a_day_of_glitches_keeps_every_total_within_a_tenth_of_a_percent(
     sim = day_gateway
     # Every inverter's counter a few hundred joules short of 2^32: each wraps today.
     sim.inject("*", "counter_wrap", serial="all")
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=sim.serial,
-        title=f"Envoy {sim.serial}",
-        data={
-            "host": sim.address,
-            "token": sim.mint_token(lifetime_seconds=86400 * 30),
-        },
+    entry = make_entry(
+        sim,
+        token=sim.mint_token(lifetime_seconds=86400 * 30),
         options={CONF_LIVE_INTERVAL: 60},
     )
     await setup_entry(hass, entry)
@@ -214,14 +208,9 @@ async def test_a_fault_free_day_holds_nothing_and_warns_nothing(
 ) -> None:
     """30 inverters reporting every 5 minutes all day: no energy warning, no hold."""
     sim = day_gateway
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=sim.serial,
-        title=f"Envoy {sim.serial}",
-        data={
-            "host": sim.address,
-            "token": sim.mint_token(lifetime_seconds=86400 * 30),
-        },
+    entry = make_entry(
+        sim,
+        token=sim.mint_token(lifetime_seconds=86400 * 30),
         options={CONF_LIVE_INTERVAL: 60},
     )
     await setup_entry(hass, entry)
