@@ -310,4 +310,5 @@ async def test_no_battery_endpoint_is_polled_without_batteries(
         "live",
         "production",
         "inverters",
+        "parts",
     ]

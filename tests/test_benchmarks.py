@@ -17,12 +17,14 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def test_default_run_covers_the_profiles_and_the_site_sizes() -> None:
-    """No options: the four default profiles, then large_site at four sizes."""
+    """No options: the default profiles (batteries too), then large_site at four sizes."""
     sites = cpu.choose_sites(_args())
+    profiles = len(cpu.DEFAULT_PROFILES)
 
-    assert [site.label for site in sites[:4]] == list(cpu.DEFAULT_PROFILES)
-    assert [site.inverters for site in sites[4:]] == [10, 30, 120, 300]
-    assert all(site.profile.firmware == "8.3.5167" for site in sites[4:])
+    assert [site.label for site in sites[:profiles]] == list(cpu.DEFAULT_PROFILES)
+    assert {"metered_split", "iq_battery_no_ct"} <= set(cpu.DEFAULT_PROFILES)
+    assert [site.inverters for site in sites[profiles:]] == [10, 30, 120, 300]
+    assert all(site.profile.firmware == "8.3.5167" for site in sites[profiles:])
 
 
 def test_quick_and_explicit_choices() -> None:

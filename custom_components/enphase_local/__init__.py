@@ -38,6 +38,7 @@ from .coordinator import (
     SiteCoordinator,
     Tiers,
 )
+from .device_parts import PartsTier, async_start_parts
 from .entity import gateway_device_info, meter_identifier
 from .envoy import DetectionReads, Endpoint
 from .tiers import (
@@ -99,6 +100,8 @@ async def async_setup_entry(
         tiers.tariff = TariffTier(hass, entry, envoy)
     if capabilities.has(Endpoint.DRY_CONTACTS):
         tiers.relays = DryContactsTier(hass, entry, envoy)
+    if tiers.inverters is not None:
+        tiers.parts = PartsTier(hass, entry, envoy)
     entry.runtime_data = runtime = EnphaseLocalRuntimeData(
         envoy=envoy,
         info=connection.info,
@@ -146,6 +149,7 @@ async def async_setup_entry(
     entry.async_on_unload(_async_save_energy)
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_start_parts(hass, entry)
     return True
 
 

@@ -59,6 +59,7 @@ from .tiers import (
 
 if TYPE_CHECKING:
     from .battery import BatteryTier, DryContactsTier, InventoryTier, TariffTier
+    from .device_parts import PartsTier
 
 LIVE_GRACE = timedelta(minutes=5)
 PRODUCTION_GRACE = timedelta(minutes=5)
@@ -399,6 +400,7 @@ class Tiers:
     inventory: InventoryTier | None = None
     tariff: TariffTier | None = None
     relays: DryContactsTier | None = None
+    parts: PartsTier | None = None
 
     def __iter__(self) -> Iterator[EnphaseLocalCoordinator[Any]]:
         """Iterate over the tiers that exist, slowest configuration first."""
@@ -412,6 +414,7 @@ class Tiers:
             self.inventory,
             self.tariff,
             self.relays,
+            self.parts,
         ):
             if tier is not None:
                 yield tier

@@ -16,8 +16,10 @@ from homeassistant.helpers.update_coordinator import (
 from .battery import DryContactsTier, TariffTier
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import EnphaseLocalConfigEntry, InvertersTier, MetersTier
+from .device_parts import device_part
 from .envoy import (
     Battery,
+    DevicePart,
     DryContact,
     Inverter,
     MeasurementType,
@@ -87,9 +89,11 @@ def meter_device_info(
     )
 
 
-def inverter_device_info(gateway_device_id: str, inverter: Inverter) -> DeviceInfo:
-    """Return a microinverter's device."""
-    return DeviceInfo(
+def inverter_device_info(
+    gateway_device_id: str, inverter: Inverter, part: DevicePart | None = None
+) -> DeviceInfo:
+    """Return a microinverter's device, with its part number and firmware if known."""
+    info = DeviceInfo(
         identifiers={(DOMAIN, inverter.serial)},
         manufacturer=MANUFACTURER,
         model="AC battery" if inverter.is_ac_battery else "Microinverter",
@@ -97,6 +101,10 @@ def inverter_device_info(gateway_device_id: str, inverter: Inverter) -> DeviceIn
         serial_number=inverter.serial,
         via_device_id=gateway_device_id,
     )
+    if part is not None:
+        info["model_id"] = part.part_number
+        info["sw_version"] = part.firmware
+    return info
 
 
 @callback
@@ -315,7 +323,11 @@ class InverterEntity(EnphaseLocalEntity[InvertersTier]):
             description,
             unique_id=f"{inverter.serial}_{description.key}",
             gateway_serial=runtime.info.serial,
-            device_info=inverter_device_info(runtime.gateway_device_id, inverter),
+            device_info=inverter_device_info(
+                runtime.gateway_device_id,
+                inverter,
+                device_part(coordinator.config_entry, inverter.serial),
+            ),
         )
         self._serial = inverter.serial
 

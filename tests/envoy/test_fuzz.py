@@ -59,6 +59,7 @@ from custom_components.enphase_local.envoy.exceptions import EnvoyDataError, Env
 from custom_components.enphase_local.envoy.models import (
     ApiProduction,
     DeviceData,
+    DevicePart,
     Endpoint,
     EnvoyInfo,
     Inverter,
@@ -73,6 +74,7 @@ from custom_components.enphase_local.envoy.parsers import (
     merge_inverters,
     parse_api_production,
     parse_device_data,
+    parse_device_inventory,
     parse_info,
     parse_inverters,
     parse_meter_readings,
@@ -1048,6 +1050,13 @@ TARGETS = (
         tuple[DryContact, ...],
     ),
     Target("jwt", 1_500, token_cases, parse_token, tuple[TokenInfo, bool]),
+    Target(
+        "inventory_json",
+        700,
+        json_cases(load_fixture("inventory.json")),
+        client_json(Endpoint.INVENTORY_JSON, parse_device_inventory),
+        dict[str, DevicePart],
+    ),
     Target(
         "cloud_login",
         800,

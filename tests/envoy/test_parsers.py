@@ -20,6 +20,7 @@ from custom_components.enphase_local.envoy.parsers import (
     body_to_json,
     parse_api_production,
     parse_device_data,
+    parse_device_inventory,
     parse_info,
     parse_inverters,
     parse_meter_readings,
@@ -909,3 +910,53 @@ def test_parse_production_report_bad_shapes(payload: object, message: str) -> No
     with pytest.raises(EnvoyDataError, match=message) as err:
         parse_production_report(payload, endpoint="/production")
     assert err.value.endpoint == "/production"
+
+
+def test_parse_device_inventory_by_serial() -> None:
+    """Microinverters and AC Batteries by serial; missing fields are None."""
+    parts = parse_device_inventory(load_fixture("inventory.json"))
+
+    assert sorted(parts) == [
+        "121927009917",
+        "482219001100",
+        "482219001101",
+        "482219001102",
+    ]
+    assert parts["482219001100"].part_number == "800-01391-r03"
+    assert parts["482219001100"].firmware == "520-00082-r01-v04.30.32"
+    assert parts["121927009917"].part_number == "800-00930-r02"
+    assert parts["482219001102"].part_number is None
+    assert parts["482219001102"].firmware is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ([], {}),
+        ([{"type": "NSRB"}], {}),
+        ([{"type": "PCU", "devices": [{"part_num": "800-01391-r03"}]}], {}),
+        ([{"type": "PCU", "devices": [{"serial_num": "", "part_num": "x"}]}], {}),
+    ],
+)
+def test_parse_device_inventory_skips_what_names_no_device(
+    payload: object, expected: dict[str, object]
+) -> None:
+    assert parse_device_inventory(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"type": "PCU"}, "the payload is not a JSON array"),
+        ([{"type": "PCU", "devices": {}}], "'devices' is not a JSON array"),
+        ([{"devices": [{"serial_num": 4}]}], "'serial_num' is not a string"),
+        (
+            [{"devices": [{"serial_num": "1", "img_pnum_running": ["v"]}]}],
+            "'img_pnum_running' is not a string",
+        ),
+    ],
+)
+def test_parse_device_inventory_bad_shapes(payload: object, message: str) -> None:
+    with pytest.raises(EnvoyDataError, match=message) as err:
+        parse_device_inventory(payload)
+    assert err.value.endpoint == "/inventory.json"

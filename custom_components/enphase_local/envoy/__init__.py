@@ -33,6 +33,7 @@ from .exceptions import (
 from .models import (
     ApiProduction,
     DeviceData,
+    DevicePart,
     EimEntry,
     EimLine,
     Endpoint,
@@ -67,6 +68,7 @@ __all__ = [
     "CloudEndpoints",
     "DetectionReads",
     "DeviceData",
+    "DevicePart",
     "DryContact",
     "EimEntry",
     "EimLine",

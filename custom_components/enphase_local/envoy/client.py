@@ -38,6 +38,7 @@ from .exceptions import (
 from .models import (
     ApiProduction,
     DeviceData,
+    DevicePart,
     Endpoint,
     EndpointStats,
     EnvoyCapabilities,
@@ -53,6 +54,7 @@ from .parsers import (
     body_to_json,
     parse_api_production,
     parse_device_data,
+    parse_device_inventory,
     parse_info,
     parse_inverters,
     parse_meter_readings,
@@ -276,6 +278,15 @@ class Envoy(SessionOwner):
     async def device_data(self) -> DeviceData:
         """Read /ivp/pdm/device_data (inverter detail, at most ~50 devices)."""
         return await self._fetch_json(Endpoint.DEVICE_DATA, parse_device_data)
+
+    async def device_inventory(self) -> dict[str, DevicePart]:
+        """Read /inventory.json: part numbers and firmware (slow: read it rarely)."""
+        return await self._fetch(
+            Endpoint.INVENTORY_JSON,
+            _json(Endpoint.INVENTORY_JSON, parse_device_inventory),
+            # Open before fw 7, like production.json.
+            authenticate=self._token is not None,
+        )
 
     async def production_report(self, *, details: bool = True) -> ProductionReport:
         """Read /production.json: slow on the gateway, poll it rarely."""

@@ -29,6 +29,7 @@ class Endpoint(StrEnum):
     TARIFF = "/admin/lib/tariff"
     DRY_CONTACTS = "/ivp/ensemble/dry_contacts"
     DRY_CONTACT_SETTINGS = "/ivp/ss/dry_contact_settings"
+    INVENTORY_JSON = "/inventory.json"
 
     @property
     def ruby(self) -> bool:
@@ -36,7 +37,9 @@ class Endpoint(StrEnum):
         return self in _RUBY_ENDPOINTS
 
 
-_RUBY_ENDPOINTS = frozenset({Endpoint.PRODUCTION_JSON, Endpoint.PRODUCTION})
+_RUBY_ENDPOINTS = frozenset(
+    {Endpoint.PRODUCTION_JSON, Endpoint.PRODUCTION, Endpoint.INVENTORY_JSON}
+)
 
 
 class MeasurementType(StrEnum):
@@ -335,6 +338,17 @@ class EnvoyCapabilities:
     def has(self, endpoint: Endpoint) -> bool:
         """Return True when the gateway serves ``endpoint``."""
         return endpoint in self.endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePart:
+    """One device of /inventory.json: what it is and what it runs."""
+
+    serial: str
+    part_number: str | None
+    """``part_num``, e.g. ``800-01714-r02``."""
+    firmware: str | None
+    """``img_pnum_running``: the firmware image the device runs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from .exceptions import EnvoyDataError, EnvoyEndpointMissingError
 from .models import (
     ApiProduction,
     DeviceData,
+    DevicePart,
     EimEntry,
     EimLine,
     Endpoint,
@@ -212,6 +213,30 @@ def parse_inverters(obj: object) -> list[InverterProduction]:
         )
         for entry in reader.mappings(obj, "the payload")
     ]
+
+
+def parse_device_inventory(obj: object) -> dict[str, DevicePart]:
+    """Parse /inventory.json: part number and firmware of each device by serial.
+
+    Groups (``PCU`` microinverters, ``ACB`` AC Batteries, ``NSRB`` relays) hold
+    ``devices``; a group without them and a device without a serial are skipped.
+    """
+    reader = Reader(Endpoint.INVENTORY_JSON)
+    parts: dict[str, DevicePart] = {}
+    for group in reader.mappings(obj, "the payload"):
+        devices = group.get("devices")
+        if devices is None:
+            continue
+        for device in reader.mappings(devices, "'devices'"):
+            serial = reader.optional_string(device, "serial_num")
+            if not serial:
+                continue
+            parts[serial] = DevicePart(
+                serial=serial,
+                part_number=reader.optional_string(device, "part_num") or None,
+                firmware=reader.optional_string(device, "img_pnum_running") or None,
+            )
+    return parts
 
 
 def parse_meters(obj: object) -> list[MeterConfig]:
