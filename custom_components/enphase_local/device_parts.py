@@ -74,7 +74,9 @@ def async_start_parts(hass: HomeAssistant, entry: EnphaseLocalConfigEntry) -> No
     def _async_label_devices() -> None:
         """Put each known device's part number and firmware on it."""
         for serial, part in (tier.data or {}).items():
-            device = registry.async_get_device(identifiers={(DOMAIN, serial)})
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, serial), entry.entry_id
+            )
             if device is None or (
                 device.model_id == part.part_number
                 and device.sw_version == part.firmware
