@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -27,7 +28,7 @@ from custom_components.enphase_local.connection import CLIENT_SETTINGS, ClientSe
 from custom_components.enphase_local.const import CONF_LIVE_INTERVAL
 from envoy_simulator import EnvoySimulator
 
-from .helpers import advance, gateway_json, make_entry, setup_entry
+from .helpers import advance, gateway_json, make_entry
 
 PROFILE = "metered_three_phase_storage"
 # Just before 02:00 in Amsterdam (the profile's site), a sunny July day; the
@@ -88,6 +89,21 @@ async def _inverter_joules(sim: EnvoySimulator) -> dict[str, int]:
     }
 
 
+async def _set_up_with_inverter_totals(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Set up, then enable every inverter's lifetime energy as a user would."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    for registry_entry in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if registry_entry.unique_id.endswith("_lifetime_energy"):
+            registry.async_update_entity(registry_entry.entity_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 def _site_truth(sim: EnvoySimulator) -> dict[str, float]:
     """Return the site's true lifetime counters now (Wh)."""
     (now,) = sim.hourly_history(1)
@@ -131,7 +147,7 @@ async def test_a_day_of_glitches_keeps_every_total_within_a_tenth_of_a_percent(
         token=sim.mint_token(lifetime_seconds=86400 * 30),
         options={CONF_LIVE_INTERVAL: 60},
     )
-    await setup_entry(hass, entry)
+    await _set_up_with_inverter_totals(hass, entry)
     # An hour in, just past the hour: the truth is read at the hour itself.
     await advance(hass, freezer, 3660, step=60)
     start = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
@@ -213,7 +229,7 @@ async def test_a_fault_free_day_holds_nothing_and_warns_nothing(
         token=sim.mint_token(lifetime_seconds=86400 * 30),
         options={CONF_LIVE_INTERVAL: 60},
     )
-    await setup_entry(hass, entry)
+    await _set_up_with_inverter_totals(hass, entry)
     held: set[str] = set()
     book = entry.runtime_data.energy.book
     for _ in range(24):
