@@ -20,7 +20,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.enphase_local.const import CONF_TOKEN, DOMAIN
 from envoy_simulator import EnvoySimulator
 
-from .helpers import OWNER_EMAIL, OWNER_PASSWORD, advance, make_entry, setup_entry
+from .helpers import (
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    advance,
+    gateway_json,
+    make_entry,
+    setup_entry,
+)
 
 DAY = 24 * 3600
 
@@ -171,6 +178,69 @@ async def test_removed_inverter_device_can_be_deleted(
         await async_remove_config_entry_device(hass, init_integration, gateway) is False
     )
     assert await async_remove_config_entry_device(hass, init_integration, stale) is True
+
+
+@pytest.mark.parametrize("profile", ["metered_three_phase_storage"])
+async def test_inverter_taken_off_the_site_loses_its_device(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """An inverter the gateway marks removed, hours stale, goes from the registry."""
+    device_data = await gateway_json(simulator, "/ivp/pdm/device_data")
+    (removed,) = [
+        entry["sn"]
+        for entry in device_data.values()
+        if isinstance(entry, dict)
+        and entry.get("devName") == "pcu"
+        and entry["modGone"]
+    ]
+    kept = str(simulator.profile.inverter_serial_start)
+    entry = make_entry(simulator)
+    entry.add_to_hass(hass)
+    # Known from before the installer took it off the site.
+    old = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, removed)}
+    )
+    old_power = entity_registry.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"{removed}_inverter_power",
+        config_entry=entry,
+        device_id=old.id,
+    )
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert device_registry.async_get(old.id) is None
+    assert entity_registry.async_get(old_power.entity_id) is None
+    assert (
+        device_registry.async_get_device_by_identifier((DOMAIN, kept), entry.entry_id)
+        is not None
+    )
+
+
+async def test_quiet_inverter_keeps_its_device(
+    hass: HomeAssistant,
+    simulator: EnvoySimulator,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Silent for hours but not removed: device and history stay."""
+    serial = str(simulator.profile.inverter_serial_start)
+    simulator.silence_inverter(serial)
+
+    await advance(hass, freezer, 8 * 3600, step=600)
+
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, serial), init_integration.entry_id
+        )
+        is not None
+    )
 
 
 async def test_secrets_never_reach_the_log(

@@ -1,5 +1,6 @@
 """The Enphase Local integration: an Enphase Envoy / IQ Gateway over its local API."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_FINAL_WRITE, Platform
@@ -26,7 +27,7 @@ from .battery import (
 )
 from .bookkeeping import SAVE_INTERVAL, EnergyKeeper, energy_store
 from .connection import AccessWatch, async_connect, gateway_client
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .coordinator import (
     EnphaseLocalConfigEntry,
     EnphaseLocalRuntimeData,
@@ -150,7 +151,42 @@ async def async_setup_entry(
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_start_parts(hass, entry)
+    if (inverters := tiers.inverters) is not None:
+        remove_gone = _gone_inverter_remover(hass, entry, inverters)
+        remove_gone()
+        entry.async_on_unload(inverters.async_add_listener(remove_gone))
     return True
+
+
+def _gone_inverter_remover(
+    hass: HomeAssistant, entry: EnphaseLocalConfigEntry, inverters: InvertersTier
+) -> Callable[[], None]:
+    """Return a callback that removes the devices of inverters taken off the site.
+
+    Only inverters the gateway marks removed (``modGone``) whose last report is
+    hours older than their peers' count: one that merely went quiet, or a list
+    that failed to load, keeps its device and history.
+    """
+    registry = dr.async_get(hass)
+    removed: set[str] = set()
+
+    @callback
+    def _async_remove_gone() -> None:
+        for serial in inverters.memory.gone - removed:
+            removed.add(serial)
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, serial), entry.entry_id
+            )
+            if device is None:
+                continue
+            LOGGER.info(
+                "Inverter %s was removed from the site; removing its device", serial
+            )
+            registry.async_update_device(
+                device.id, remove_config_entry_id=entry.entry_id
+            )
+
+    return _async_remove_gone
 
 
 def _seed_tiers(runtime: EnphaseLocalRuntimeData, reads: DetectionReads) -> None:
