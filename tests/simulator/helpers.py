@@ -59,6 +59,15 @@ async def fetch(
         return Answer(response.status, response.headers, await response.read())
 
 
+async def fetch_json(
+    session: aiohttp.ClientSession, sim: EnvoySimulator, path: str, token: str
+) -> Any:
+    """Read ``path`` with ``token``; it must answer 200 with JSON."""
+    answer = await fetch(session, sim, path, token=token)
+    assert answer.status == 200, (path, answer.body)
+    return answer.json()
+
+
 def media_type(answer: Answer) -> str | None:
     """Return the answer's media type without parameters (None: no Content-Type)."""
     header = answer.headers.get("Content-Type")

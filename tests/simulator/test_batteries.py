@@ -17,6 +17,7 @@ from .helpers import (
     ENSEMBLE_POWER_KEYS,
     SECCTRL_KEYS,
     fetch,
+    fetch_json,
     media_type,
 )
 
@@ -25,20 +26,12 @@ NO_CT = "iq_battery_no_ct"
 EFFICIENCY = 0.95
 
 
-async def _get(
-    session: aiohttp.ClientSession, sim: EnvoySimulator, path: str, token: str
-) -> Any:
-    answer = await fetch(session, sim, path, token=token)
-    assert answer.status == 200, (path, answer.body)
-    return answer.json()
-
-
 async def _meter(
     session: aiohttp.ClientSession, sim: EnvoySimulator, kind: str, token: str
 ) -> dict[str, Any]:
-    meters = await _get(session, sim, "/ivp/meters", token)
+    meters = await fetch_json(session, sim, "/ivp/meters", token)
     eid = next(m["eid"] for m in meters if m["measurementType"] == kind)
-    readings = await _get(session, sim, "/ivp/meters/readings", token)
+    readings = await fetch_json(session, sim, "/ivp/meters/readings", token)
     reading: dict[str, Any] = next(r for r in readings if r["eid"] == eid)
     return reading
 
@@ -145,7 +138,7 @@ async def test_storage_ct_is_the_battery_and_its_charge_is_the_integral(
         samples.append(
             (
                 await _meter(session, sim, "storage", token),
-                await _get(session, sim, "/ivp/ensemble/power", token),
+                await fetch_json(session, sim, "/ivp/ensemble/power", token),
                 sim.true_battery_energy(),
             )
         )
@@ -190,7 +183,7 @@ async def test_grid_flows_include_the_battery(
         assert sum(part["channels"][phase]["activePower"] for part in parts) == (
             pytest.approx(load, abs=0.01)
         )
-    body = await _get(session, sim, "/production.json?details=1", token)
+    body = await fetch_json(session, sim, "/production.json?details=1", token)
     total = body["consumption"][0]
     assert total["measurementType"] == "total-consumption"
     assert total["wNow"] == pytest.approx(house, abs=0.01)
@@ -207,7 +200,7 @@ async def test_self_consumption_never_goes_below_the_reserve(
     for _ in range(30):
         clock.advance(600)
         charge.append(
-            (await _get(session, sim, "/ivp/ensemble/secctrl", token))["agg_soc"]
+            (await fetch_json(session, sim, "/ivp/ensemble/secctrl", token))["agg_soc"]
         )
     assert min(charge) == 80
     assert charge[0] > 80
@@ -259,21 +252,21 @@ async def test_a_grid_outage_runs_the_house_on_battery_and_solar(
     ] * 4
     # After sunset the battery alone supplies the house.
     assert storage["activePower"] == pytest.approx(house, abs=0.01)
-    inventory = await _get(session, sim, "/ivp/ensemble/inventory", token)
+    inventory = await fetch_json(session, sim, "/ivp/ensemble/inventory", token)
     controller = inventory[1]["devices"][0]
     assert controller["mains_oper_state"] == "open"
     assert controller["Enpwr_grid_mode"] == "multimode-offgrid"
     assert {b["reported_enc_grid_state"] for b in inventory[0]["devices"]} == {
         "grid-forming"
     }
-    status = await _get(session, sim, "/ivp/ensemble/status", token)
+    status = await fetch_json(session, sim, "/ivp/ensemble/status", token)
     assert status["relay"]["mains_oper_state"] == "open"
     # Off grid the battery goes down to the very low floor, not the reserve.
     charge = []
     for _ in range(24):
         clock.advance(900)
         charge.append(
-            (await _get(session, sim, "/ivp/ensemble/secctrl", token))["agg_soc"]
+            (await fetch_json(session, sim, "/ivp/ensemble/secctrl", token))["agg_soc"]
         )
     assert min(charge) == 75
     assert (await _meter(session, sim, "storage", token))["activePower"] == 0.0
@@ -281,7 +274,7 @@ async def test_a_grid_outage_runs_the_house_on_battery_and_solar(
     sim.set_grid(True)
     clock.advance(60)
     assert (await _meter(session, sim, "storage", token))["activePower"] > 100
-    status = await _get(session, sim, "/ivp/ensemble/status", token)
+    status = await fetch_json(session, sim, "/ivp/ensemble/status", token)
     assert status["relay"]["mains_oper_state"] == "closed"
 
 
@@ -295,7 +288,7 @@ async def test_off_grid_at_noon_curtails_solar_and_biases_the_frequency(
     sim.set_grid(False)
     clock.advance(600)
     production = await _meter(session, sim, "production", token)
-    secctrl = await _get(session, sim, "/ivp/ensemble/secctrl", token)
+    secctrl = await fetch_json(session, sim, "/ivp/ensemble/secctrl", token)
     house = sum(sim.model.ledger.power(i, sim.now()) for i in sim.model.sampler.loads)
     # The battery is full: the inverters make only what the house uses.
     assert secctrl["agg_soc"] == 100
@@ -304,7 +297,7 @@ async def test_off_grid_at_noon_curtails_solar_and_biases_the_frequency(
     assert secctrl["freq_bias_hz"] > 0.5
     assert secctrl["freq_bias_hz_q8"] == round(secctrl["freq_bias_hz"] * 256)
     assert production["freq"] > 60.5
-    reports = await _get(session, sim, "/api/v1/production/inverters", token)
+    reports = await fetch_json(session, sim, "/api/v1/production/inverters", token)
     assert (
         sum(entry["lastReportWatts"] for entry in reports) < 0.5 * before["activePower"]
     )
@@ -320,7 +313,7 @@ async def test_off_grid_event_profile_loses_the_grid_every_afternoon(
     states: list[tuple[str, float]] = []
     for hour, minute, day in ((13, 50, 28), (14, 20, 28), (14, 50, 28), (14, 10, 29)):
         clock.set(local_epoch(profile, hour, minute, day=day))
-        status = await _get(session, sim, "/ivp/ensemble/status", token)
+        status = await fetch_json(session, sim, "/ivp/ensemble/status", token)
         net = await _meter(session, sim, "net-consumption", token)
         states.append((status["relay"]["mains_oper_state"], net["activePower"]))
     assert [state for state, _ in states] == ["closed", "open", "closed", "open"]
@@ -333,9 +326,9 @@ async def test_no_storage_ct_site_shows_the_battery_only_in_ensemble(
     clock = FakeClock(local_epoch(NO_CT, 19, 30))
     sim = await make_sim(NO_CT, clock=clock)
     token = sim.mint_token()
-    meters = await _get(session, sim, "/ivp/meters", token)
+    meters = await fetch_json(session, sim, "/ivp/meters", token)
     assert [m["measurementType"] for m in meters] == ["production", "net-consumption"]
-    body = await _get(session, sim, "/production.json", token)
+    body = await fetch_json(session, sim, "/production.json", token)
     assert body["storage"] == [
         {
             "type": "acb",
@@ -348,7 +341,7 @@ async def test_no_storage_ct_site_shows_the_battery_only_in_ensemble(
     ]
 
     async def battery_watts() -> float:
-        power = await _get(session, sim, "/ivp/ensemble/power", token)
+        power = await fetch_json(session, sim, "/ivp/ensemble/power", token)
         return float(sum(d["real_power_mw"] for d in power["devices:"]) / 1000)
 
     start = sim.true_battery_energy()
@@ -371,18 +364,18 @@ async def test_ac_batteries_show_in_production_json_and_the_inverter_list(
     clock = FakeClock(local_epoch("acb_only", 10))
     sim = await make_sim("acb_only", clock=clock)
     token = sim.mint_token()
-    morning = (await _get(session, sim, "/production.json", token))["storage"]
+    morning = (await fetch_json(session, sim, "/production.json", token))["storage"]
     assert [set(entry) for entry in morning] == [ACB_ENTRY_KEYS]
     assert (morning[0]["activeCount"], morning[0]["state"]) == (2, "charging")
     assert -541 < morning[0]["wNow"] < -100
     clock.set(local_epoch("acb_only", 21))
-    evening = (await _get(session, sim, "/production.json", token))["storage"][0]
+    evening = (await fetch_json(session, sim, "/production.json", token))["storage"][0]
     assert evening["state"] == "discharging"
     assert 0 < evening["wNow"] <= 540
     assert evening["percentFull"] == pytest.approx(
         100 * evening["whNow"] / 2400, abs=0.6
     )
-    listed = await _get(session, sim, "/api/v1/production/inverters", token)
+    listed = await fetch_json(session, sim, "/api/v1/production/inverters", token)
     batteries = [entry for entry in listed if entry["devType"] == 11]
     assert [entry["devType"] for entry in listed].count(1) == 16
     assert len(batteries) == 2
@@ -393,14 +386,16 @@ async def test_ac_batteries_show_in_production_json_and_the_inverter_list(
     assert all(
         sim.now() - 300 < entry["lastReportDate"] <= sim.now() for entry in batteries
     )
-    inventory = await _get(session, sim, "/inventory.json", token)
+    inventory = await fetch_json(session, sim, "/inventory.json", token)
     acb_group = next(group for group in inventory if group["type"] == "ACB")
     assert [d["serial_num"] for d in acb_group["devices"]] == [
         entry["serialNumber"] for entry in batteries
     ]
     # After an upgrade to firmware with device_data, the batteries are listed there too.
     sim.upgrade_firmware("iq_battery_storage_ct", outage_seconds=0)
-    device_data = await _get(session, sim, "/ivp/pdm/device_data", sim.mint_token())
+    device_data = await fetch_json(
+        session, sim, "/ivp/pdm/device_data", sim.mint_token()
+    )
     acbs = [
         d for d in device_data.values() if isinstance(d, dict) and d["devName"] == "acb"
     ]

@@ -9,7 +9,13 @@ import pytest
 from envoy_simulator import EnvoySimulator, FakeClock
 
 from .conftest import SimulatorFactory, local_epoch
-from .helpers import RELAY_SETTINGS_KEYS, STORAGE_SETTINGS_KEYS, fetch, media_type
+from .helpers import (
+    RELAY_SETTINGS_KEYS,
+    STORAGE_SETTINGS_KEYS,
+    fetch,
+    fetch_json,
+    media_type,
+)
 
 SITE = "iq_battery_storage_ct"
 TARIFF = "/admin/lib/tariff"
@@ -17,18 +23,10 @@ SETTINGS = "/ivp/ss/dry_contact_settings"
 RELAYS = "/ivp/ensemble/dry_contacts"
 
 
-async def _get(
-    session: aiohttp.ClientSession, sim: EnvoySimulator, path: str, token: str
-) -> Any:
-    answer = await fetch(session, sim, path, token=token)
-    assert answer.status == 200, (path, answer.body)
-    return answer.json()
-
-
 async def _storage_power(
     session: aiohttp.ClientSession, sim: EnvoySimulator, token: str
 ) -> float:
-    power = await _get(session, sim, "/ivp/ensemble/power", token)
+    power = await fetch_json(session, sim, "/ivp/ensemble/power", token)
     return float(sum(d["real_power_mw"] for d in power["devices:"]) / 1000)
 
 
@@ -51,7 +49,7 @@ async def test_a_whole_tariff_is_stored_and_the_battery_follows_at_once(
     clock = FakeClock(local_epoch(SITE, 20, 30))
     sim = await make_sim(SITE, clock=clock)
     token = sim.mint_token()
-    document = await _get(session, sim, TARIFF, token)
+    document = await fetch_json(session, sim, TARIFF, token)
     assert set(document) == {"tariff", "schedule"}
     assert set(document["tariff"]["storage_settings"]) == STORAGE_SETTINGS_KEYS
     assert document["tariff"]["currency"] == {"code": "USD"}
@@ -73,8 +71,8 @@ async def test_a_whole_tariff_is_stored_and_the_battery_follows_at_once(
     assert stored["tariff"]["storage_settings"]["mode"] == "backup"
     assert stored["schedule"]["battery_mode"] == "backup"
     assert stored["schedule"]["reserved_soc"] == 50.0
-    assert await _get(session, sim, TARIFF, token) == stored
-    secctrl = await _get(session, sim, "/ivp/ensemble/secctrl", token)
+    assert await fetch_json(session, sim, TARIFF, token) == stored
+    secctrl = await fetch_json(session, sim, "/ivp/ensemble/secctrl", token)
     assert (secctrl["configured_backup_soc"], secctrl["adjusted_backup_soc"]) == (
         50,
         50,
@@ -106,7 +104,7 @@ async def test_a_partial_or_invalid_tariff_is_refused_and_changes_nothing(
 ) -> None:
     sim = await make_sim(SITE)
     token = sim.mint_token()
-    before = await _get(session, sim, TARIFF, token)
+    before = await fetch_json(session, sim, TARIFF, token)
     storage_settings = dict(before["tariff"]["storage_settings"])
     del storage_settings["opt_schedules"]
     bodies: dict[str, Any] = {
@@ -127,7 +125,7 @@ async def test_a_partial_or_invalid_tariff_is_refused_and_changes_nothing(
         session, sim, TARIFF, token=token, method="PUT", json_body=bodies[change]
     )
     assert (answer.status, answer.json()) == (400, {"error": error})
-    assert await _get(session, sim, TARIFF, token) == before
+    assert await fetch_json(session, sim, TARIFF, token) == before
     assert sim.true_battery_energy()["mode"] == "self-consumption"
 
 
@@ -143,7 +141,7 @@ async def test_tariff_writes_need_a_token_json_and_put(
 ) -> None:
     sim = await make_sim(SITE)
     token = sim.mint_token()
-    document = await _get(session, sim, TARIFF, token)
+    document = await fetch_json(session, sim, TARIFF, token)
     unauthenticated = await fetch(
         session, sim, TARIFF, authenticate=False, method="PUT", json_body=document
     )
@@ -164,23 +162,23 @@ async def test_tariff_refused_fault_refuses_writes_only(
 ) -> None:
     sim = await make_sim(SITE)
     token = sim.mint_token()
-    document = await _get(session, sim, TARIFF, token)
+    document = await fetch_json(session, sim, TARIFF, token)
     changed = _with_storage(document, mode="backup")
     sim.inject(TARIFF, "tariff_refused", status=401)
     refused = await fetch(
         session, sim, TARIFF, token=token, method="PUT", json_body=changed
     )
     assert (refused.status, refused.json()) == (401, {"error": "401 - Unauthorized"})
-    assert await _get(session, sim, TARIFF, token) == document
+    assert await fetch_json(session, sim, TARIFF, token) == document
     sim.clear_faults()
     sim.inject(TARIFF, "tariff_refused", count=1)
     failed = await fetch(
         session, sim, TARIFF, token=token, method="PUT", json_body=changed
     )
     assert (failed.status, media_type(failed)) == (500, "text/html")
-    assert (await _get(session, sim, TARIFF, token))["tariff"]["storage_settings"] == (
-        document["tariff"]["storage_settings"]
-    )
+    assert (await fetch_json(session, sim, TARIFF, token))["tariff"][
+        "storage_settings"
+    ] == (document["tariff"]["storage_settings"])
     accepted = await fetch(
         session, sim, TARIFF, token=token, method="PUT", json_body=changed
     )
@@ -195,7 +193,7 @@ async def test_cloud_overwrite_puts_the_old_settings_back_after_its_delay(
     clock = FakeClock(local_epoch(SITE, 20, 30))
     sim = await make_sim(SITE, clock=clock)
     token = sim.mint_token()
-    document = await _get(session, sim, TARIFF, token)
+    document = await fetch_json(session, sim, TARIFF, token)
     sim.inject(TARIFF, "cloud_overwrite", delay=300)
     written = _with_storage(
         document, mode="backup", reserved_soc=60.0, charge_from_grid=True
@@ -206,12 +204,12 @@ async def test_cloud_overwrite_puts_the_old_settings_back_after_its_delay(
     )
     assert answer.status == 200
     clock.advance(299)
-    assert (await _get(session, sim, TARIFF, token))["tariff"]["storage_settings"][
-        "mode"
-    ] == "backup"
+    assert (await fetch_json(session, sim, TARIFF, token))["tariff"][
+        "storage_settings"
+    ]["mode"] == "backup"
     assert await _storage_power(session, sim, token) < -1000
     clock.advance(2)
-    pushed = await _get(session, sim, TARIFF, token)
+    pushed = await fetch_json(session, sim, TARIFF, token)
     storage = pushed["tariff"]["storage_settings"]
     assert (storage["mode"], storage["reserved_soc"], storage["charge_from_grid"]) == (
         "self-consumption",
@@ -232,7 +230,7 @@ async def test_existing_faults_act_on_the_ensemble_endpoints(
     clock = FakeClock(local_epoch(SITE, 12))
     sim = await make_sim(SITE, clock=clock)
     token = sim.mint_token()
-    secctrl = await _get(session, sim, "/ivp/ensemble/secctrl", token)
+    secctrl = await fetch_json(session, sim, "/ivp/ensemble/secctrl", token)
     sim.inject("/ivp/ensemble/secctrl", "http_503", count=1)
     assert (
         await fetch(session, sim, "/ivp/ensemble/secctrl", token=token)
@@ -266,10 +264,10 @@ async def test_a_whole_relay_record_updates_the_relay(
 ) -> None:
     sim = await make_sim(SITE)
     token = sim.mint_token()
-    records = (await _get(session, sim, SETTINGS, token))["dry_contacts"]
+    records = (await fetch_json(session, sim, SETTINGS, token))["dry_contacts"]
     assert [r["id"] for r in records] == ["NC1", "NC2", "NO1", "NO2"]
     assert all(set(r) == RELAY_SETTINGS_KEYS for r in records)
-    relays = await _get(session, sim, RELAYS, token)
+    relays = await fetch_json(session, sim, RELAYS, token)
     assert relays == {
         "dry_contacts": [
             {"id": "NC1", "status": "closed"},
@@ -288,7 +286,9 @@ async def test_a_whole_relay_record_updates_the_relay(
         json_body={"dry_contacts": record},
     )
     assert (answer.status, answer.json()) == (200, {"message": "success"})
-    assert (await _get(session, sim, SETTINGS, token))["dry_contacts"][1] == record
+    assert (await fetch_json(session, sim, SETTINGS, token))["dry_contacts"][
+        1
+    ] == record
 
 
 async def test_a_partial_relay_record_crashes_the_gateway_for_a_minute(
@@ -297,7 +297,7 @@ async def test_a_partial_relay_record_crashes_the_gateway_for_a_minute(
     clock = FakeClock(local_epoch(SITE, 12))
     sim = await make_sim(SITE, clock=clock)
     token = sim.mint_token()
-    records = (await _get(session, sim, SETTINGS, token))["dry_contacts"]
+    records = (await fetch_json(session, sim, SETTINGS, token))["dry_contacts"]
     partial = {"id": "NC2", "load_name": "Sauna"}
     answer = await fetch(
         session,
@@ -314,7 +314,7 @@ async def test_a_partial_relay_record_crashes_the_gateway_for_a_minute(
     with pytest.raises(aiohttp.ClientConnectionError):
         await fetch(session, sim, "/info", authenticate=False)
     clock.advance(2)
-    assert (await _get(session, sim, SETTINGS, token))["dry_contacts"] == records
+    assert (await fetch_json(session, sim, SETTINGS, token))["dry_contacts"] == records
 
 
 async def test_manual_relays_switch_and_soc_relays_refuse(
@@ -338,7 +338,7 @@ async def test_manual_relays_switch_and_soc_relays_refuse(
             json_body={"dry_contacts": command},
         )
         assert (answer.status, answer.json()) == (status, body), command
-    relays = (await _get(session, sim, RELAYS, token))["dry_contacts"]
+    relays = (await fetch_json(session, sim, RELAYS, token))["dry_contacts"]
     assert [r["status"] for r in relays] == ["closed", "open", "open", "closed"]
 
 
@@ -348,7 +348,7 @@ async def test_a_soc_relay_sheds_its_load_off_grid_below_its_threshold(
     clock = FakeClock(local_epoch(SITE, 20))
     sim = await make_sim(SITE, clock=clock)
     token = sim.mint_token()
-    record = (await _get(session, sim, SETTINGS, token))["dry_contacts"][0]
+    record = (await fetch_json(session, sim, SETTINGS, token))["dry_contacts"][0]
     assert (record["id"], record["mode"]) == ("NC1", "soc")
     written = {**record, "soc_low": 80, "soc_high": 95}
     answer = await fetch(
@@ -364,8 +364,10 @@ async def test_a_soc_relay_sheds_its_load_off_grid_below_its_threshold(
     statuses: list[tuple[int, str]] = []
     for _ in range(8):
         clock.advance(900)
-        soc = (await _get(session, sim, "/ivp/ensemble/secctrl", token))["agg_soc"]
-        relays = (await _get(session, sim, RELAYS, token))["dry_contacts"]
+        soc = (await fetch_json(session, sim, "/ivp/ensemble/secctrl", token))[
+            "agg_soc"
+        ]
+        relays = (await fetch_json(session, sim, RELAYS, token))["dry_contacts"]
         statuses.append((soc, relays[0]["status"]))
     # Closed while the charge is above soc_low, open once it falls to it.
     assert {(soc <= 80, status) for soc, status in statuses} == {
@@ -374,7 +376,7 @@ async def test_a_soc_relay_sheds_its_load_off_grid_below_its_threshold(
     }
     sim.set_grid(True)
     clock.advance(60)
-    assert (await _get(session, sim, RELAYS, token))["dry_contacts"][0][
+    assert (await fetch_json(session, sim, RELAYS, token))["dry_contacts"][0][
         "status"
     ] == "closed"
 
